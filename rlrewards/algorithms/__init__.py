@@ -1,0 +1,1 @@
+"""Pure, framework-free torch implementations of the papers' estimators and losses."""

@@ -1,0 +1,99 @@
+"""Batched generation and task scoring with HF ``generate`` (the embedded default's evaluator)."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import torch
+
+from rlrewards.rewards.checkers import CHECKERS
+from rlrewards.tasks.formats import get_answer_format
+
+
+@dataclass
+class DecodingConfig:
+    name: str = "greedy"
+    num_samples: int = 1
+    temperature: float = 0.0  # 0 means greedy
+    top_p: float = 1.0
+    max_new_tokens: int = 64
+    batch_size: int = 128
+
+
+@torch.no_grad()
+def generate_completions(model, tokenizer, prompts: Sequence[list[dict]], decoding: DecodingConfig,
+                         seed: int = 0) -> list[list[str]]:
+    """For each chat prompt, ``decoding.num_samples`` completion texts (special tokens removed)."""
+    was_training = model.training
+    model.eval()
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    texts = [tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in prompts]
+    sample = decoding.temperature > 0
+    results: list[list[str]] = []
+    try:
+        per_batch = max(1, decoding.batch_size // decoding.num_samples)
+        for start in range(0, len(texts), per_batch):
+            batch = tokenizer(texts[start : start + per_batch], return_tensors="pt", padding=True,
+                              padding_side="left", add_special_tokens=False).to(model.device)
+            output = model.generate(
+                **batch,
+                max_new_tokens=decoding.max_new_tokens,
+                do_sample=sample,
+                temperature=decoding.temperature if sample else None,
+                top_p=decoding.top_p if sample else None,
+                top_k=None,
+                num_return_sequences=decoding.num_samples,
+                pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=tokenizer.eos_token_id,
+            )
+            decoded = tokenizer.batch_decode(output[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
+            for i in range(0, len(decoded), decoding.num_samples):
+                results.append(decoded[i : i + decoding.num_samples])
+    finally:
+        torch.random.set_rng_state(generator_state)
+        model.train(was_training)
+    return results
+
+
+def score_samples(dataset, samples: list[list[str]], answer_format: str) -> list[dict]:
+    """One record per (row, sample): extracted answer and correctness under the row's checker."""
+    fmt = get_answer_format(answer_format)
+    records = []
+    for row, row_samples in zip(dataset, samples):
+        checker = CHECKERS.get(row.get("checker") or "numeric")
+        for k, text in enumerate(row_samples):
+            predicted = fmt.extract_answer(text)
+            records.append({
+                "id": row.get("id"), "sample": k, "completion": text, "extracted": predicted,
+                "answer": row["answer"], "correct": bool(checker(predicted, row["answer"])),
+                "well_formed": fmt.is_well_formed(text), "level": row.get("level"),
+            })
+    return records
+
+
+def accuracy_with_stderr(correct: Sequence[bool]) -> tuple[float, float]:
+    n = len(correct)
+    if n == 0:
+        return 0.0, 0.0
+    p = sum(correct) / n
+    return p, math.sqrt(p * (1 - p) / n)
+
+
+def evaluate_split(model, tokenizer, dataset, answer_format: str, decodings: Sequence[DecodingConfig],
+                   seed: int = 0) -> tuple[dict[str, float], list[dict]]:
+    """Accuracy (and its standard error) and format adherence for each decoding config."""
+    metrics: dict[str, float] = {}
+    all_records: list[dict] = []
+    prompts = list(dataset["prompt"])
+    for decoding in decodings:
+        samples = generate_completions(model, tokenizer, prompts, decoding, seed=seed)
+        records = score_samples(dataset, samples, answer_format)
+        accuracy, stderr = accuracy_with_stderr([r["correct"] for r in records])
+        metrics[f"accuracy_{decoding.name}"] = accuracy
+        metrics[f"accuracy_{decoding.name}_stderr"] = stderr
+        metrics[f"format_{decoding.name}"] = sum(r["well_formed"] for r in records) / max(len(records), 1)
+        all_records.extend({**r, "decoding": decoding.name} for r in records)
+    return metrics, all_records

@@ -1,0 +1,104 @@
+"""Load the policy model and tokenizer a config names: the embedded tiny model or a pretrained checkpoint.
+
+Both go through the same code path afterwards. ``source: scratch`` builds the tiny model locally; ``source:
+pretrained`` loads ``name_or_path`` (a hub id or a local directory) with ``from_pretrained``. An optional SFT warm
+start (``warm_start.enabled``) runs on either and is cached on disk.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from omegaconf import DictConfig, OmegaConf
+from transformers import AutoModelForCausalLM, AutoTokenizer
+
+from rlrewards.models.tiny import build_tiny_model, build_tiny_tokenizer
+from rlrewards.models.warm_start import cached_warm_start, warm_start_key
+
+log = logging.getLogger(__name__)
+
+_DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "auto": "auto"}
+
+
+@dataclass
+class Policy:
+    model: Any
+    tokenizer: Any
+    info: dict[str, Any] = field(default_factory=dict)
+
+
+def _as_dict(cfg: DictConfig | Mapping | None) -> dict[str, Any]:
+    if cfg is None:
+        return {}
+    return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
+
+
+def load_pretrained(name_or_path: str, revision: str | None = None, dtype: str = "auto",
+                    attn_implementation: str | None = None, trust_remote_code: bool = False,
+                    padding_side: str = "left"):
+    if dtype not in _DTYPES:
+        raise ValueError(f"model.dtype={dtype!r}. Known: {', '.join(_DTYPES)}")
+    tokenizer = AutoTokenizer.from_pretrained(name_or_path, revision=revision, trust_remote_code=trust_remote_code)
+    tokenizer.padding_side = padding_side
+    if tokenizer.pad_token is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    kwargs: dict[str, Any] = {"revision": revision, "dtype": _DTYPES[dtype], "trust_remote_code": trust_remote_code}
+    if attn_implementation:
+        kwargs["attn_implementation"] = attn_implementation
+    model = AutoModelForCausalLM.from_pretrained(name_or_path, **kwargs)
+    return model, tokenizer
+
+
+def load_policy(model_cfg: DictConfig | Mapping, task, cache_dir: str, seed: int) -> Policy:
+    cfg = _as_dict(model_cfg)
+    source = cfg.get("source")
+    if source == "scratch":
+        architecture = cfg.get("architecture") or {}
+        tokenizer = build_tiny_tokenizer()
+
+        def build():
+            return build_tiny_model(tokenizer, seed=seed, **architecture)
+
+        base_spec = {"source": "scratch", "architecture": architecture}
+    elif source == "pretrained":
+        if not cfg.get("name_or_path"):
+            raise ValueError("model.name_or_path is required when model.source=pretrained")
+        loader_kwargs = {k: cfg[k] for k in ("revision", "dtype", "attn_implementation", "trust_remote_code",
+                                             "padding_side") if cfg.get(k) is not None}
+        model, tokenizer = load_pretrained(cfg["name_or_path"], **loader_kwargs)
+
+        def build():
+            return model
+
+        base_spec = {"source": "pretrained", "name_or_path": cfg["name_or_path"], **loader_kwargs}
+    else:
+        raise ValueError(f"model.source={source!r}. Known: scratch, pretrained")
+
+    warm = cfg.get("warm_start") or {}
+    if not warm.get("enabled", False):
+        return Policy(build(), tokenizer, {"model": base_spec, "warm_start": None})
+    train = task.load_split("train")
+    if "completion" not in train.column_names:
+        raise ValueError(f"model.warm_start needs worked solutions, but task '{task.name}' has no 'completion' column")
+    limit = warm.get("num_examples")
+    if limit:
+        train = train.select(range(min(int(limit), len(train))))
+    key = warm_start_key(base_spec, task_spec=_task_spec(task), sft=warm, seed=seed)
+    path = cached_warm_start(build, tokenizer, train, key, cache_dir, warm, seed)
+    model = AutoModelForCausalLM.from_pretrained(path)
+    tokenizer = AutoTokenizer.from_pretrained(path)
+    tokenizer.padding_side = "left"
+    return Policy(model, tokenizer, {"model": base_spec, "warm_start": {"key": key, "path": str(path)}})
+
+
+def _task_spec(task) -> dict[str, Any]:
+    spec = getattr(task, "spec", None)
+    if callable(spec):
+        return spec()
+    from dataclasses import asdict, is_dataclass
+
+    return asdict(task) if is_dataclass(task) else {"name": getattr(task, "name", type(task).__name__)}

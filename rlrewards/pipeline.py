@@ -1,0 +1,199 @@
+"""The training pipeline behind ``rlrewards-train``: validate, load, evaluate, train with GRPO, evaluate, summarise.
+
+Everything lands in the run directory: ``config.yaml`` (resolved), ``run_info.json`` (seed, versions, config
+hash), ``metrics.jsonl``, ``eval/*.jsonl`` (per-sample records), ``summary.json`` and the final model.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from hydra.errors import InstantiationException
+from hydra.utils import instantiate
+from omegaconf import DictConfig, OmegaConf
+
+from rlrewards.config import ConfigError, validate_config
+from rlrewards.eval.generation import DecodingConfig, evaluate_split
+from rlrewards.models.loading import load_policy
+from rlrewards.rewards import build_reward_functions
+from rlrewards.tasks.base import DatasetRowError
+from rlrewards.tracking import JsonlMetricsCallback, Tracker, is_main_process
+from rlrewards.trainer import ADVANTAGE_ESTIMATORS, AUX_LOSSES, RecipeGRPOTrainer
+from rlrewards.trainer.hooks import build_component
+from rlrewards.utils.repro import package_versions, seed_everything, stable_hash
+
+log = logging.getLogger(__name__)
+
+HYDRA_FILES = {".hydra", "train.log"}
+
+
+def run(cfg: DictConfig) -> float | None:
+    run_dir = Path(cfg.paths.output_dir)
+    try:
+        validate_config(cfg)
+        task = instantiate(cfg.task, _convert_="all")
+        train_dataset = task.load_split("train")
+        eval_dataset = _limit(task.load_split(cfg.evaluation.split), cfg.evaluation.get("limit"))
+    except (ConfigError, DatasetRowError, InstantiationException, TypeError, ValueError) as err:
+        discard_unstarted_run(run_dir)
+        raise ConfigError(str(err)) from err
+
+    started = time.perf_counter()
+    resolved = OmegaConf.to_container(cfg, resolve=True)
+    config_hash = stable_hash({k: v for k, v in resolved.items() if k not in ("paths", "logger")})
+    write_run_files(run_dir, cfg, resolved, config_hash)
+    seed_everything(int(cfg.seed))
+
+    tracker = Tracker(run_dir, resolved["logger"], resolved, run_name=str(cfg.run_name))
+    exit_code = 1
+    try:
+        summary = train_and_evaluate(cfg, task, train_dataset, eval_dataset, run_dir, tracker)
+        summary.update({"config_hash": config_hash, "wall_time_s": time.perf_counter() - started})
+        if is_main_process():
+            (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+            print_summary(summary)
+        exit_code = 0
+    finally:
+        tracker.finish(exit_code)
+    metric = cfg.get("optimized_metric")
+    return float(summary[metric]) if metric and summary.get(metric) is not None else None
+
+
+def train_and_evaluate(cfg, task, train_dataset, eval_dataset, run_dir: Path, tracker: Tracker) -> dict[str, Any]:
+    recipe = cfg.recipe
+    reward_funcs, reward_weights = build_reward_functions(OmegaConf.to_container(recipe.rewards, resolve=True))
+    estimator = build_component(ADVANTAGE_ESTIMATORS, recipe.get("advantage"), "recipe.advantage")
+    aux_spec = recipe.get("aux_loss")
+    aux_loss = build_component(AUX_LOSSES, aux_spec, "recipe.aux_loss")
+
+    load_start = time.perf_counter()
+    policy = load_policy(cfg.model, task, cfg.paths.cache_dir, int(cfg.seed))
+    summary: dict[str, Any] = {
+        "recipe": recipe.name, "task": task.name, "model": cfg.model.name, "seed": int(cfg.seed),
+        "model_load_s": time.perf_counter() - load_start, "warm_start": policy.info.get("warm_start"),
+    }
+
+    if cfg.evaluation.before_training:
+        summary.update(run_evaluation(cfg, policy, eval_dataset, run_dir, tracker, stage="before", step=0))
+
+    args = build_grpo_config(cfg, run_dir, tracker.report_to, reward_weights)
+    trainer = RecipeGRPOTrainer(
+        model=policy.model,
+        reward_funcs=reward_funcs,
+        args=args,
+        train_dataset=train_dataset.remove_columns([c for c in ("completion",) if c in train_dataset.column_names]),
+        processing_class=policy.tokenizer,
+        callbacks=[JsonlMetricsCallback(tracker)],
+        advantage_estimator=estimator,
+        aux_loss=aux_loss,
+        aux_loss_coef=float(aux_spec.get("coef", 1.0)) if aux_spec else 0.0,
+        aux_loss_name=str(aux_spec.get("name")) if aux_spec else "aux",
+    )
+    train_start = time.perf_counter()
+    result = trainer.train()
+    summary.update({"train_s": time.perf_counter() - train_start, "steps": int(result.global_step),
+                    "train/loss": float(result.training_loss)})
+    last_reward = _last_logged(trainer, "reward")
+    if last_reward is not None:
+        summary["train/reward_last"] = last_reward
+    if cfg.get("save_model", True) and is_main_process():
+        trainer.save_model(str(run_dir / "model"))
+        policy.tokenizer.save_pretrained(str(run_dir / "model"))
+    summary.update(run_evaluation(cfg, policy, eval_dataset, run_dir, tracker, stage="after",
+                                  step=int(result.global_step)))
+    return summary
+
+
+def run_evaluation(cfg, policy, dataset, run_dir: Path, tracker: Tracker, stage: str, step: int) -> dict[str, float]:
+    evaluation = cfg.evaluation
+    decodings = [
+        DecodingConfig(name=name, num_samples=int(spec.num_samples), temperature=float(spec.temperature),
+                       max_new_tokens=int(evaluation.max_new_tokens), batch_size=int(evaluation.batch_size))
+        for name, spec in evaluation.decodings.items()
+    ]
+    start = time.perf_counter()
+    metrics, records = evaluate_split(policy.model, policy.tokenizer, dataset, cfg.recipe.answer_format, decodings,
+                                      seed=int(cfg.seed))
+    prefix = "eval/before/" if stage == "before" else "eval/"
+    named = {f"{prefix}{k}": v for k, v in metrics.items()}
+    named[f"{prefix}seconds"] = time.perf_counter() - start
+    if is_main_process():
+        (run_dir / "eval").mkdir(exist_ok=True)
+        with (run_dir / "eval" / f"{stage}.jsonl").open("w") as handle:
+            for record in records:
+                handle.write(json.dumps(record) + "\n")
+        tracker.log(named, step=step)
+    return named
+
+
+def build_grpo_config(cfg: DictConfig, run_dir: Path, report_to: list[str], reward_weights: list[float]):
+    from trl import GRPOConfig
+
+    kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)
+    deepspeed = OmegaConf.to_container(cfg.deepspeed, resolve=True).get("config") if cfg.get("deepspeed") else None
+    if deepspeed:
+        kwargs["deepspeed"] = deepspeed
+    return GRPOConfig(
+        output_dir=str(run_dir / "checkpoints"),
+        run_name=str(cfg.run_name),
+        seed=int(cfg.seed),
+        data_seed=int(cfg.seed),
+        report_to=report_to,
+        reward_weights=reward_weights,
+        **kwargs,
+    )
+
+
+
+def write_run_files(run_dir: Path, cfg: DictConfig, resolved: dict, config_hash: str) -> None:
+    if not is_main_process():
+        return
+    run_dir.mkdir(parents=True, exist_ok=True)
+    OmegaConf.save(OmegaConf.create(resolved), run_dir / "config.yaml")
+    info = {
+        "seed": int(cfg.seed),
+        "config_hash": config_hash,
+        "command": " ".join(sys.argv),
+        "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+        "versions": package_versions(),
+    }
+    (run_dir / "run_info.json").write_text(json.dumps(info, indent=2))
+
+
+def discard_unstarted_run(run_dir: Path) -> None:
+    """Remove a run directory that holds nothing but what Hydra created, so a rejected config leaves no run."""
+    if run_dir.is_dir() and {p.name for p in run_dir.iterdir()} <= HYDRA_FILES:
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
+def print_summary(summary: dict[str, Any]) -> None:
+    rows = sorted({k.split("/")[-1] for k in summary if k.startswith("eval/") and k.split("/")[-1].startswith(
+        "accuracy_") and not k.endswith("stderr")})
+    lines = [f"{'metric':<22}{'before RL':>12}{'after RL':>12}"]
+    for name in rows:
+        before, after = summary.get(f"eval/before/{name}"), summary.get(f"eval/{name}")
+        lines.append(f"{name:<22}{_fmt(before):>12}{_fmt(after):>12}")
+    lines.append(f"steps={summary.get('steps')}  train={summary.get('train_s', 0):.0f}s  "
+                 f"wall={summary.get('wall_time_s', 0):.0f}s  config={summary.get('config_hash')}")
+    print("\n".join(lines))
+
+
+def _fmt(value: Any) -> str:
+    return f"{value:.3f}" if isinstance(value, float) else "-"
+
+
+def _limit(dataset, limit):
+    return dataset.select(range(min(int(limit), len(dataset)))) if limit else dataset
+
+
+def _last_logged(trainer, key: str) -> float | None:
+    for entry in reversed(trainer.state.log_history):
+        if key in entry:
+            return float(entry[key])
+    return None

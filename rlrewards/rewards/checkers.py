@@ -1,0 +1,90 @@
+"""Answer checkers: compare an extracted prediction with the ground truth. They never raise and never hang.
+
+A dataset row names its checker in the ``checker`` column; ``CHECKERS`` maps that name to a function
+``(prediction: str | None, answer: str) -> bool``.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import threading
+from decimal import Decimal, InvalidOperation
+
+from rlrewards.registry import Registry
+
+CHECKERS: Registry = Registry("answer checker")
+
+MAX_ANSWER_CHARS = 200  # longer "answers" are never right and only cost parser time
+# Power towers and huge exponents make sympy evaluate giant integers in C, where no signal can interrupt it.
+_HOSTILE_POWER = re.compile(r"(\^|\*\*)\s*[{(]?\s*-?\d{4,}|(\^|\*\*)[^\^*]*(\^|\*\*)|\d{12,}\s*!|!\s*!")
+_NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+
+
+def _parse_number(text: str) -> Decimal | None:
+    cleaned = text.strip().replace(",", "").rstrip(".")
+    if len(cleaned) > 40 or not _NUMBER.match(cleaned):
+        return None
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() and abs(value.adjusted()) < 30 else None
+
+
+@CHECKERS.register("numeric")
+def numeric_match(prediction: str | None, answer: str) -> bool:
+    """Exact numeric equality (``52`` == ``52.0`` == ``+52``); anything unparseable is wrong."""
+    if not isinstance(prediction, str):
+        return False
+    predicted, expected = _parse_number(prediction), _parse_number(str(answer))
+    return predicted is not None and expected is not None and predicted == expected
+
+
+def looks_hostile(text: str) -> bool:
+    return len(text) > MAX_ANSWER_CHARS or _HOSTILE_POWER.search(text) is not None
+
+
+@CHECKERS.register("math_verify")
+def math_verify_match(prediction: str | None, answer: str, timeout_seconds: int = 2) -> bool:
+    """Symbolic equivalence with math-verify, bounded in time.
+
+    Strings that could make sympy compute astronomically large numbers are rejected before parsing; the rest runs
+    under math-verify's own alarm-based timeouts, which only work on the main thread, so elsewhere we fall back to
+    numeric matching.
+    """
+    if not isinstance(prediction, str) or not prediction.strip():
+        return False
+    if numeric_match(prediction, answer):
+        return True
+    if looks_hostile(prediction):
+        return False
+    if threading.current_thread() is not threading.main_thread():
+        return False
+    try:
+        from math_verify import parse, verify
+
+        gold = parse(_as_latex(str(answer)), parsing_timeout=timeout_seconds)
+        predicted = parse(_as_latex(prediction), parsing_timeout=timeout_seconds)
+        if not gold or not predicted:
+            return False
+        return bool(verify(gold, predicted, timeout_seconds=timeout_seconds))
+    except Exception:  # noqa: BLE001 - model output is untrusted; any parser failure means "not correct"
+        return False
+
+
+def _as_latex(text: str) -> str:
+    text = text.strip()
+    return text if text.startswith("$") or "\\boxed" in text else f"${text}$"
+
+
+@CHECKERS.register("exact")
+def exact_match(prediction: str | None, answer: str) -> bool:
+    """Case- and whitespace-insensitive string equality."""
+    if not isinstance(prediction, str):
+        return False
+    return " ".join(prediction.lower().split()) == " ".join(str(answer).lower().split())
+
+
+def is_finite_number(value: object) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)

@@ -1,0 +1,70 @@
+"""Answer formats: how a solution is written out and how its final answer is read back.
+
+A recipe picks one by name (``recipe.answer_format``). The task writes SFT targets with ``render`` and reward
+functions read completions with ``extract_answer``. Extraction never raises: model output is untrusted.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from rlrewards.registry import Registry
+
+STEP_SEPARATOR = "\n\n"  # PURE splits steps at "\n\n"; every format keeps that convention.
+
+_ANSWER_RE = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
+
+
+@dataclass(frozen=True)
+class AnswerFormat:
+    name: str
+    instruction: str
+
+    def render(self, steps: list[str], answer: str) -> str:
+        raise NotImplementedError
+
+    def extract_answer(self, text: str) -> str | None:
+        """The content of the last ``<answer>...</answer>``, stripped; None when there is none."""
+        if not isinstance(text, str):
+            return None
+        matches = _ANSWER_RE.findall(text)
+        return matches[-1].strip() if matches else None
+
+    def is_well_formed(self, text: str) -> bool:
+        raise NotImplementedError
+
+
+class AnswerTagFormat(AnswerFormat):
+    """Steps separated by blank lines, then ``<answer>N</answer>`` as the last step."""
+
+    def render(self, steps: list[str], answer: str) -> str:
+        return STEP_SEPARATOR.join([*steps, f"<answer>{answer}</answer>"])
+
+    def is_well_formed(self, text: str) -> bool:
+        return isinstance(text, str) and text.rstrip().endswith("</answer>") and text.count("<answer>") == 1
+
+
+class ThinkAnswerFormat(AnswerFormat):
+    """``<think>steps</think> <answer>N</answer>``: the R1-style format RLVR baselines use."""
+
+    _WELL_FORMED = re.compile(r"^\s*<think>(?:(?!</?think>).)*</think>\s*<answer>(?:(?!</?answer>).)*</answer>\s*$", re.DOTALL)
+
+    def render(self, steps: list[str], answer: str) -> str:
+        return f"<think>{STEP_SEPARATOR.join(steps)}</think> <answer>{answer}</answer>"
+
+    def is_well_formed(self, text: str) -> bool:
+        return isinstance(text, str) and self._WELL_FORMED.match(text) is not None
+
+
+ANSWER_FORMATS: Registry[AnswerFormat] = Registry("answer format")
+ANSWER_FORMATS.register("answer_tag")(
+    AnswerTagFormat("answer_tag", "Work step by step, one step per paragraph, and end with <answer>N</answer>.")
+)
+ANSWER_FORMATS.register("think_answer")(
+    ThinkAnswerFormat("think_answer", "Think inside <think></think>, then give <answer>N</answer>.")
+)
+
+
+def get_answer_format(name: str) -> AnswerFormat:
+    return ANSWER_FORMATS.get(name)

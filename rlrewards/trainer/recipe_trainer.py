@@ -1,0 +1,136 @@
+"""The one trainer every recipe uses: ``trl.GRPOTrainer`` with three extension points.
+
+(a) Reward functions come from config (see ``rlrewards.rewards``) and keep their config names as metric names.
+(b) ``advantage_estimator`` replaces GRPO's per-sequence advantage with any ``(N,)`` or ``(N, T)`` advantage,
+    computed on the generation batch gathered over all processes and then sliced to this process's rows.
+(c) ``aux_loss`` adds ``coef * loss`` to the policy loss, reading the log-probs of the same forward pass.
+
+With neither hook set, every overridden method defers to TRL unchanged: the ``grpo`` recipe trains exactly as the
+stock trainer does (``tests/test_trainer_parity.py``). This file is the only place that touches TRL internals,
+which is why ``trl`` is pinned exactly.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from accelerate.utils import gather, gather_object
+from trl import GRPOTrainer
+
+from rlrewards.algorithms.grpo import group_advantages
+from rlrewards.trainer.hooks import AdvantageEstimator, AdvantageOutput, AuxiliaryLoss, RolloutBatch
+
+
+class RecipeGRPOTrainer(GRPOTrainer):
+    def __init__(self, *args, advantage_estimator: AdvantageEstimator | None = None,
+                 aux_loss: AuxiliaryLoss | None = None, aux_loss_coef: float = 0.0, aux_loss_name: str = "aux",
+                 **kwargs):
+        super().__init__(*args, **kwargs)
+        self.advantage_estimator = advantage_estimator
+        self.recipe_aux_loss = aux_loss
+        self.recipe_aux_loss_coef = float(aux_loss_coef)
+        self.recipe_aux_loss_name = aux_loss_name
+        self._gathered_rewards_per_func: torch.Tensor | None = None
+        self._completions_for_estimator: list[Any] | None = None
+        self._captured_forward: tuple[torch.Tensor, torch.Tensor | None] | None = None
+        self._capture_forward = False
+
+    # --- (b) advantage estimator -------------------------------------------------------------------------------
+
+    def _calculate_rewards(self, inputs, prompts, completions, completion_ids_list):
+        rewards_per_func = super()._calculate_rewards(inputs, prompts, completions, completion_ids_list)
+        if self.advantage_estimator is not None:
+            self._gathered_rewards_per_func = rewards_per_func
+            self._completions_for_estimator = completions
+        return rewards_per_func
+
+    def _generate_and_score_completions(self, inputs):
+        output = super()._generate_and_score_completions(inputs)
+        if self.advantage_estimator is None or not self.model.training:
+            return output
+        batch = self._rollout_batch(output)
+        result = self.advantage_estimator(batch)
+        self._install_advantages(output, result, batch)
+        return output
+
+    def _rollout_batch(self, output: dict[str, Any]) -> RolloutBatch:
+        pad_id = self._tokenizer.pad_token_id
+        completion_ids = self.accelerator.pad_across_processes(output["completion_ids"], dim=1, pad_index=pad_id)
+        completion_mask = self.accelerator.pad_across_processes(output["completion_mask"], dim=1, pad_index=0)
+        completion_ids, completion_mask = gather(completion_ids), gather(completion_mask)
+        rewards_per_func = self._gathered_rewards_per_func
+        weights = self.reward_weights.to(rewards_per_func.device)
+        unscorable = torch.isnan(rewards_per_func).all(dim=1)
+        rewards = (rewards_per_func * weights.unsqueeze(0)).nansum(dim=1)
+        rewards[unscorable] = torch.nan
+        lengths = completion_mask.sum(dim=1)
+        last_token = completion_ids.gather(1, (lengths - 1).clamp(min=0).unsqueeze(1)).squeeze(1)
+        eos_ids = list(self.eos_token_ids)
+        is_finished = torch.isin(last_token, torch.tensor(eos_ids, device=last_token.device)) & (lengths > 0)
+        grpo_advantages = group_advantages(rewards, self.num_generations, scale=self.scale_rewards)
+        return RolloutBatch(
+            completion_ids=completion_ids,
+            completion_mask=completion_mask,
+            rewards=rewards,
+            rewards_per_func=rewards_per_func,
+            reward_names=list(self.reward_func_names),
+            group_size=self.num_generations,
+            grpo_advantages=grpo_advantages,
+            is_finished=is_finished,
+            completions=gather_object(self._completions_for_estimator),
+            global_step=self.state.global_step,
+            pad_token_id=pad_id,
+            eos_token_ids=eos_ids,
+        )
+
+    def _install_advantages(self, output: dict[str, Any], result: AdvantageOutput, batch: RolloutBatch) -> None:
+        local_rows = output["completion_ids"].shape[0]
+        start = self.accelerator.process_index * local_rows
+        rows = slice(start, start + local_rows)
+        advantages = result.advantages
+        total = batch.completion_ids.shape[0]
+        if advantages.shape[0] != total or advantages.dim() not in (1, 2):
+            raise ValueError(f"advantage estimator returned shape {tuple(advantages.shape)}; expected ({total},) or "
+                             f"({total}, T)")
+        if advantages.dim() == 2:
+            if advantages.shape[1] != batch.completion_ids.shape[1]:
+                raise ValueError(f"per-token advantages have {advantages.shape[1]} columns, the batch has "
+                                 f"{batch.completion_ids.shape[1]} completion tokens")
+            advantages = advantages[rows, : output["completion_ids"].shape[1]]
+        else:
+            advantages = advantages[rows]
+        output["advantages"] = torch.nan_to_num(advantages.to(output["completion_mask"].device).float(), nan=0.0)
+        for key, value in result.extra.items():
+            output[key] = value[rows]
+        for name, value in result.metrics.items():
+            self._metrics["train"][name].append(float(value))
+
+    # --- (c) auxiliary loss -------------------------------------------------------------------------------------
+
+    def _get_per_token_logps_and_entropies(self, *args, **kwargs):
+        result = super()._get_per_token_logps_and_entropies(*args, **kwargs)
+        if self._capture_forward:
+            self._captured_forward = (result[0], result[1])
+        return result
+
+    def _compute_loss(self, model, inputs):
+        if self.recipe_aux_loss is None:
+            return super()._compute_loss(model, inputs)
+        self._capture_forward = True
+        try:
+            loss = super()._compute_loss(model, inputs)
+        finally:
+            self._capture_forward = False
+        per_token_logps, entropies = self._captured_forward
+        self._captured_forward = None
+        aux = self.recipe_aux_loss(inputs, per_token_logps, entropies, self.state.global_step)
+        mode = "train" if self.model.training else "eval"
+        # TRL scales the policy loss for gradient accumulation itself (HF auto-scaling is off), so match it.
+        normalizer = self.current_gradient_accumulation_steps if mode == "train" else 1.0
+        loss = loss + self.recipe_aux_loss_coef * aux.loss / normalizer
+        prefix = f"aux/{self.recipe_aux_loss_name}"
+        self._metrics[mode][f"{prefix}/loss"].append(self.accelerator.gather(aux.loss.detach()).mean().item())
+        for name, value in aux.metrics.items():
+            self._metrics[mode][f"{prefix}/{name}"].append(float(value))
+        return loss

@@ -1,0 +1,73 @@
+import random
+
+import pytest
+
+from rlrewards.tasks.arith import ArithProblem, ArithTask, sample_problem
+from rlrewards.tasks.formats import get_answer_format
+
+SMALL = {"train": 300, "validation": 20, "test": 50}
+
+
+def test_problem_steps_and_answer_are_left_to_right():
+    problem = ArithProblem(12, (("+", 7), ("*", 3), ("-", 5)))
+    assert problem.expression == "12+7*3-5"
+    assert problem.steps() == ["12+7=19", "19*3=57", "57-5=52"]
+    assert problem.answer == 52
+
+
+def test_answer_tag_solution_separates_steps_with_blank_lines():
+    fmt = get_answer_format("answer_tag")
+    text = fmt.render(ArithProblem(2, (("+", 3), ("*", 4))).steps(), "20")
+    assert text == "2+3=5\n\n5*4=20\n\n<answer>20</answer>"
+    assert fmt.extract_answer(text) == "20"
+    assert fmt.is_well_formed(text)
+    assert not fmt.is_well_formed(text + " trailing")
+
+
+def test_think_answer_format():
+    fmt = get_answer_format("think_answer")
+    text = fmt.render(["1+1=2"], "2")
+    assert text == "<think>1+1=2</think> <answer>2</answer>"
+    assert fmt.is_well_formed(text)
+    assert not fmt.is_well_formed("<think>a</think> <answer>2</answer><answer>3</answer>")
+    assert fmt.extract_answer("<answer>1</answer> then <answer> 3 </answer>") == "3"
+    assert fmt.extract_answer("no tags") is None
+
+
+def test_sampled_values_stay_in_range():
+    rng = random.Random(0)
+    for _ in range(2000):
+        problem = sample_problem(rng, steps=3, max_operand=9, max_multiplier=5, max_value=99)
+        value = problem.start
+        for op, operand in problem.ops:
+            value = {"+": value + operand, "-": value - operand, "*": value * operand}[op]
+            assert 0 <= value <= 99
+        assert value == problem.answer
+
+
+def test_splits_are_deterministic_disjoint_and_complete():
+    task = ArithTask(split_sizes=SMALL, max_operand=9, max_multiplier=5, max_value=99)
+    again = ArithTask(split_sizes=SMALL, max_operand=9, max_multiplier=5, max_value=99)
+    splits = {s: task.load_split(s) for s in SMALL}
+    assert {s: len(d) for s, d in splits.items()} == SMALL
+    assert splits["test"]["prompt"] == again.load_split("test")["prompt"]
+    expressions = {s: {p[0]["content"] for p in d["prompt"]} for s, d in splits.items()}
+    assert not expressions["train"] & expressions["test"]
+    assert not expressions["train"] & expressions["validation"]
+    row = splits["train"][0]
+    assert row["checker"] == "numeric"
+    assert row["completion"][0]["content"].endswith(f"<answer>{row['answer']}</answer>")
+    assert row["level"] == row["completion"][0]["content"].count("=")
+
+
+def test_other_seed_gives_other_problems():
+    a = ArithTask(split_sizes=SMALL, seed=1).load_split("test")["answer"]
+    b = ArithTask(split_sizes=SMALL, seed=2).load_split("test")["answer"]
+    assert a != b
+
+
+def test_bad_difficulty_is_rejected_with_the_key():
+    with pytest.raises(ValueError, match="task.min_steps=3 and task.max_steps=2"):
+        ArithTask(min_steps=3, max_steps=2)
+    with pytest.raises(ValueError, match="unknown split|Unknown split"):
+        ArithTask(split_sizes=SMALL).load_split("dev")

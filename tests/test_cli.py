@@ -1,0 +1,100 @@
+"""End to end through the real command line: the demo cut to a few steps, W&B offline, a multirun, Optuna."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import REPO_ROOT
+
+FAST = ["debug=fast"]
+
+
+@pytest.fixture(scope="module")
+def cache_dir(tmp_path_factory):
+    return tmp_path_factory.mktemp("cache")
+
+
+def cli(args: list[str], log_dir: Path, cache_dir: Path, env: dict | None = None, timeout: int = 600):
+    command = [sys.executable, "-m", "rlrewards.train", *args, f"paths.log_dir={log_dir}"]
+    full_env = {**os.environ, "RLREWARDS_CACHE": str(cache_dir), "HYDRA_FULL_ERROR": "0", **(env or {})}
+    return subprocess.run(command, cwd=REPO_ROOT, env=full_env, capture_output=True, text=True, timeout=timeout)
+
+
+def only_run_dir(log_dir: Path) -> Path:
+    runs = list((log_dir / "runs").iterdir())
+    assert len(runs) == 1, runs
+    return runs[0]
+
+
+def test_demo_end_to_end_with_wandb_offline(tmp_path, cache_dir):
+    result = cli([*FAST, "logger.name=wandb"], tmp_path, cache_dir, env={"WANDB_MODE": "offline"})
+    assert result.returncode == 0, result.stderr[-3000:]
+    run_dir = only_run_dir(tmp_path)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["steps"] == 2
+    assert summary["recipe"] == "grpo" and summary["model"] == "tiny" and summary["task"] == "arith"
+    for key in ("eval/before/accuracy_greedy", "eval/accuracy_greedy", "wall_time_s", "config_hash"):
+        assert key in summary
+    assert 0.0 <= summary["eval/accuracy_greedy"] <= 1.0
+    info = json.loads((run_dir / "run_info.json").read_text())
+    assert info["seed"] == 0 and info["versions"]["trl"] == "1.16.0" and "torch" in info["versions"]
+    assert "deepspeed" in info["versions"]
+    assert "seed: 0" in (run_dir / "config.yaml").read_text()
+    metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    assert any("train/reward" in m for m in metrics)
+    assert any("eval/accuracy_greedy" in m for m in metrics)
+    assert sum(1 for _ in (run_dir / "eval" / "after.jsonl").open()) == 16
+    assert (run_dir / "model" / "config.json").exists()
+    assert list((run_dir / "wandb").glob("offline-run-*"))
+    assert "wandb sync" in result.stdout
+    assert "before RL" in result.stdout
+
+
+def test_second_run_reuses_the_cached_warm_start(tmp_path, cache_dir):
+    first = cli([*FAST, "save_model=false"], tmp_path / "a", cache_dir)
+    second = cli([*FAST, "save_model=false"], tmp_path / "b", cache_dir)
+    assert first.returncode == 0 and second.returncode == 0, second.stderr[-3000:]
+    assert "Reusing the SFT warm start" in second.stdout + second.stderr
+    one = json.loads((only_run_dir(tmp_path / "a") / "summary.json").read_text())
+    two = json.loads((only_run_dir(tmp_path / "b") / "summary.json").read_text())
+    assert one["warm_start"]["key"] == two["warm_start"]["key"]
+    assert one["eval/before/accuracy_greedy"] == two["eval/before/accuracy_greedy"]
+
+
+def test_multirun_gives_each_job_its_own_directory(tmp_path, cache_dir):
+    result = cli(["-m", *FAST, "seed=1,2", "save_model=false"], tmp_path, cache_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (sweep,) = list((tmp_path / "multiruns").iterdir())
+    jobs = sorted(p for p in sweep.iterdir() if p.is_dir() and (p / "summary.json").exists())
+    assert [p.name for p in jobs] == ["0_grpo-tiny-arith-s1", "1_grpo-tiny-arith-s2"]
+    seeds = [json.loads((p / "summary.json").read_text())["seed"] for p in jobs]
+    assert seeds == [1, 2]
+
+
+def test_optuna_search_runs_and_reports_the_best_trial(tmp_path, cache_dir):
+    pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
+    result = cli(["hparams_search=demo_optuna", *FAST, "hydra.sweeper.n_trials=2", "save_model=false"],
+                 tmp_path, cache_dir)
+    assert result.returncode == 0, result.stderr[-3000:]
+    (sweep,) = list((tmp_path / "multiruns").iterdir())
+    best = (sweep / "optimization_results.yaml").read_text()
+    assert "best_params" in best and "trainer.learning_rate" in best
+    assert "Best parameters" in result.stdout + result.stderr
+
+
+def test_unknown_option_lists_the_choices_and_leaves_no_run(tmp_path, cache_dir):
+    result = cli(["recipe=nope"], tmp_path, cache_dir)
+    assert result.returncode != 0
+    assert "Could not find 'recipe/nope'" in result.stderr and "grpo" in result.stderr
+    assert not (tmp_path / "runs").exists()
+
+
+def test_invalid_value_fails_before_any_model_and_leaves_no_run(tmp_path, cache_dir):
+    result = cli([*FAST, "trainer.num_generations=1"], tmp_path, cache_dir)
+    assert result.returncode != 0
+    assert "trainer.num_generations=1" in result.stderr
+    assert "SFT" not in result.stdout + result.stderr
+    assert not any((tmp_path / "runs").iterdir()) if (tmp_path / "runs").exists() else True
