@@ -44,13 +44,14 @@ def validate_trainer(trainer: DictConfig) -> None:
     if generation_batch is None:
         steps_per_generation = trainer.get("steps_per_generation") or trainer.get("gradient_accumulation_steps", 1)
         generation_batch = int(trainer.get("per_device_train_batch_size", 8)) * world_size() * int(steps_per_generation)
-        source = (f"per_device_train_batch_size x processes ({world_size()}) x steps_per_generation "
-                  f"= {generation_batch}")
+        source = f"per_device_train_batch_size x processes ({world_size()}) x steps_per_generation = {generation_batch}"
     else:
         source = f"trainer.generation_batch_size={generation_batch}"
     if int(generation_batch) % int(num_generations):
-        raise ConfigError(f"The generation batch ({source}) is not divisible by trainer.num_generations="
-                          f"{num_generations}: every prompt needs a whole group")
+        raise ConfigError(
+            f"The generation batch ({source}) is not divisible by trainer.num_generations="
+            f"{num_generations}: every prompt needs a whole group"
+        )
 
 
 def _trl_version() -> str:

@@ -75,8 +75,12 @@ def train_and_evaluate(cfg, task, train_dataset, eval_dataset, run_dir: Path, tr
     load_start = time.perf_counter()
     policy = load_policy(cfg.model, task, cfg.paths.cache_dir, int(cfg.seed))
     summary: dict[str, Any] = {
-        "recipe": recipe.name, "task": task.name, "model": cfg.model.name, "seed": int(cfg.seed),
-        "model_load_s": time.perf_counter() - load_start, "warm_start": policy.info.get("warm_start"),
+        "recipe": recipe.name,
+        "task": task.name,
+        "model": cfg.model.name,
+        "seed": int(cfg.seed),
+        "model_load_s": time.perf_counter() - load_start,
+        "warm_start": policy.info.get("warm_start"),
     }
 
     if cfg.evaluation.before_training:
@@ -97,29 +101,41 @@ def train_and_evaluate(cfg, task, train_dataset, eval_dataset, run_dir: Path, tr
     )
     train_start = time.perf_counter()
     result = trainer.train()
-    summary.update({"train_s": time.perf_counter() - train_start, "steps": int(result.global_step),
-                    "train/loss": float(result.training_loss)})
+    summary.update(
+        {
+            "train_s": time.perf_counter() - train_start,
+            "steps": int(result.global_step),
+            "train/loss": float(result.training_loss),
+        }
+    )
     last_reward = _last_logged(trainer, "reward")
     if last_reward is not None:
         summary["train/reward_last"] = last_reward
     if cfg.get("save_model", True) and is_main_process():
         trainer.save_model(str(run_dir / "model"))
         policy.tokenizer.save_pretrained(str(run_dir / "model"))
-    summary.update(run_evaluation(cfg, policy, eval_dataset, run_dir, tracker, stage="after",
-                                  step=int(result.global_step)))
+    summary.update(
+        run_evaluation(cfg, policy, eval_dataset, run_dir, tracker, stage="after", step=int(result.global_step))
+    )
     return summary
 
 
 def run_evaluation(cfg, policy, dataset, run_dir: Path, tracker: Tracker, stage: str, step: int) -> dict[str, float]:
     evaluation = cfg.evaluation
     decodings = [
-        DecodingConfig(name=name, num_samples=int(spec.num_samples), temperature=float(spec.temperature),
-                       max_new_tokens=int(evaluation.max_new_tokens), batch_size=int(evaluation.batch_size))
+        DecodingConfig(
+            name=name,
+            num_samples=int(spec.num_samples),
+            temperature=float(spec.temperature),
+            max_new_tokens=int(evaluation.max_new_tokens),
+            batch_size=int(evaluation.batch_size),
+        )
         for name, spec in evaluation.decodings.items()
     ]
     start = time.perf_counter()
-    metrics, records = evaluate_split(policy.model, policy.tokenizer, dataset, cfg.recipe.answer_format, decodings,
-                                      seed=int(cfg.seed))
+    metrics, records = evaluate_split(
+        policy.model, policy.tokenizer, dataset, cfg.recipe.answer_format, decodings, seed=int(cfg.seed)
+    )
     prefix = "eval/before/" if stage == "before" else "eval/"
     named = {f"{prefix}{k}": v for k, v in metrics.items()}
     named[f"{prefix}seconds"] = time.perf_counter() - start
@@ -150,7 +166,6 @@ def build_grpo_config(cfg: DictConfig, run_dir: Path, report_to: list[str], rewa
     )
 
 
-
 def write_run_files(run_dir: Path, cfg: DictConfig, resolved: dict, config_hash: str) -> None:
     if not is_main_process():
         return
@@ -173,14 +188,21 @@ def discard_unstarted_run(run_dir: Path) -> None:
 
 
 def print_summary(summary: dict[str, Any]) -> None:
-    rows = sorted({k.split("/")[-1] for k in summary if k.startswith("eval/") and k.split("/")[-1].startswith(
-        "accuracy_") and not k.endswith("stderr")})
+    rows = sorted(
+        {
+            k.split("/")[-1]
+            for k in summary
+            if k.startswith("eval/") and k.split("/")[-1].startswith("accuracy_") and not k.endswith("stderr")
+        }
+    )
     lines = [f"{'metric':<22}{'before RL':>12}{'after RL':>12}"]
     for name in rows:
         before, after = summary.get(f"eval/before/{name}"), summary.get(f"eval/{name}")
         lines.append(f"{name:<22}{_fmt(before):>12}{_fmt(after):>12}")
-    lines.append(f"steps={summary.get('steps')}  train={summary.get('train_s', 0):.0f}s  "
-                 f"wall={summary.get('wall_time_s', 0):.0f}s  config={summary.get('config_hash')}")
+    lines.append(
+        f"steps={summary.get('steps')}  train={summary.get('train_s', 0):.0f}s  "
+        f"wall={summary.get('wall_time_s', 0):.0f}s  config={summary.get('config_hash')}"
+    )
     print("\n".join(lines))
 
 

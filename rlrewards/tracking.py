@@ -107,8 +107,10 @@ class JsonlMetricsCallback(TrainerCallback):
         if logs and state.is_world_process_zero:
             record = {k: v for k, v in logs.items() if isinstance(v, int | float)}
             with self.tracker.metrics_path.open("a") as handle:
-                handle.write(json.dumps({"step": state.global_step, **{f"train/{k}": _jsonable(v)
-                                                                        for k, v in record.items()}}) + "\n")
+                handle.write(
+                    json.dumps({"step": state.global_step, **{f"train/{k}": _jsonable(v) for k, v in record.items()}})
+                    + "\n"
+                )
 
 
 def _jsonable(value: Any) -> Any:

@@ -24,5 +24,6 @@ def tiny_tokenizer():
 def tiny_model(tiny_tokenizer):
     from rlrewards.models.tiny import build_tiny_model
 
-    return build_tiny_model(tiny_tokenizer, hidden_size=32, num_layers=2, num_heads=2, num_kv_heads=1,
-                            intermediate_size=64, seed=0)
+    return build_tiny_model(
+        tiny_tokenizer, hidden_size=32, num_layers=2, num_heads=2, num_kv_heads=1, intermediate_size=64, seed=0
+    )

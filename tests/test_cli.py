@@ -29,10 +29,16 @@ def only_run_dir(log_dir: Path) -> Path:
     return runs[0]
 
 
-def test_demo_end_to_end_with_wandb_offline(tmp_path, cache_dir):
-    result = cli([*FAST, "logger.name=wandb"], tmp_path, cache_dir, env={"WANDB_MODE": "offline"})
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory, cache_dir):
+    log_dir = tmp_path_factory.mktemp("demo")
+    result = cli([*FAST, "logger.name=wandb"], log_dir, cache_dir, env={"WANDB_MODE": "offline"})
     assert result.returncode == 0, result.stderr[-3000:]
-    run_dir = only_run_dir(tmp_path)
+    return result, only_run_dir(log_dir)
+
+
+def test_demo_end_to_end_with_wandb_offline(demo_run):
+    result, run_dir = demo_run
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["steps"] == 2
     assert summary["recipe"] == "grpo" and summary["model"] == "tiny" and summary["task"] == "arith"
@@ -46,11 +52,35 @@ def test_demo_end_to_end_with_wandb_offline(tmp_path, cache_dir):
     metrics = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
     assert any("train/reward" in m for m in metrics)
     assert any("eval/accuracy_greedy" in m for m in metrics)
-    assert sum(1 for _ in (run_dir / "eval" / "after.jsonl").open()) == 16
+    records = [json.loads(line) for line in (run_dir / "eval" / "after.jsonl").open()]
+    assert len(records) == 16 + 16 * 4  # greedy once, sampled four times, for each of the 16 problems
+    greedy = [r["correct"] for r in records if r["decoding"] == "greedy"]
+    assert summary["eval/accuracy_greedy"] == pytest.approx(sum(greedy) / 16)
     assert (run_dir / "model" / "config.json").exists()
     assert list((run_dir / "wandb").glob("offline-run-*"))
     assert "wandb sync" in result.stdout
     assert "before RL" in result.stdout
+
+
+def test_eval_reloads_the_saved_model_and_reproduces_its_greedy_accuracy(demo_run, tmp_path):
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from rlrewards.evaluate import evaluate_run
+
+    _, run_dir = demo_run
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
+        cfg = compose(
+            config_name="eval",
+            overrides=[f"run_dir={run_dir}", "limit=16", "max_new_tokens=24", f"paths.output_dir={tmp_path}"],
+        )
+    metrics = evaluate_run(cfg)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert metrics["num_problems"] == 16
+    assert metrics["accuracy_greedy"] == pytest.approx(summary["eval/accuracy_greedy"])
+    assert sum(1 for _ in (tmp_path / "samples.jsonl").open()) == 16 + 16 * 4
+    assert json.loads((tmp_path / "metrics.json").read_text())["split"] == "test"
 
 
 def test_second_run_reuses_the_cached_warm_start(tmp_path, cache_dir):
@@ -73,11 +103,24 @@ def test_multirun_gives_each_job_its_own_directory(tmp_path, cache_dir):
     seeds = [json.loads((p / "summary.json").read_text())["seed"] for p in jobs]
     assert seeds == [1, 2]
 
+    from rlrewards.report import aggregate, find_summaries, render
+
+    metrics = ("eval/accuracy_greedy",)
+    rows = aggregate(find_summaries([sweep]), metrics)
+    assert len(rows) == 1 and rows[0]["seeds"] == 2 and rows[0]["recipe"] == "grpo"
+    values = [json.loads((p / "summary.json").read_text())["eval/accuracy_greedy"] for p in jobs]
+    mean, _ = rows[0]["eval/accuracy_greedy"]
+    assert mean == pytest.approx(sum(values) / 2)
+    table = render(rows, metrics, "md")
+    assert table.splitlines()[0] == "| recipe | model | task | seeds | eval/accuracy_greedy |"
+    assert f"{mean:.3f} ±" in table
+
 
 def test_optuna_search_runs_and_reports_the_best_trial(tmp_path, cache_dir):
     pytest.importorskip("hydra_plugins.hydra_optuna_sweeper")
-    result = cli(["hparams_search=demo_optuna", *FAST, "hydra.sweeper.n_trials=2", "save_model=false"],
-                 tmp_path, cache_dir)
+    result = cli(
+        ["hparams_search=demo_optuna", *FAST, "hydra.sweeper.n_trials=2", "save_model=false"], tmp_path, cache_dir
+    )
     assert result.returncode == 0, result.stderr[-3000:]
     (sweep,) = list((tmp_path / "multiruns").iterdir())
     best = (sweep / "optimization_results.yaml").read_text()

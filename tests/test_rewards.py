@@ -38,31 +38,56 @@ def test_completion_text_accepts_strings_and_messages():
 
 def test_accuracy_reward_grades_the_last_answer_and_counts_missing_ones():
     logged = {}
-    completions = [chat("1+1=2\n\n<answer>2</answer>"), chat("<answer>3</answer><answer>2.0</answer>"),
-                   chat("<answer>5</answer>"), chat("no answer at all"), chat("<answer></answer>")]
-    scores = accuracy_reward(prompts=[None] * 5, completions=completions, answer=["2"] * 5,
-                             log_metric=lambda k, v: logged.__setitem__(k, v))
+    completions = [
+        chat("1+1=2\n\n<answer>2</answer>"),
+        chat("<answer>3</answer><answer>2.0</answer>"),
+        chat("<answer>5</answer>"),
+        chat("no answer at all"),
+        chat("<answer></answer>"),
+    ]
+    scores = accuracy_reward(
+        prompts=[None] * 5, completions=completions, answer=["2"] * 5, log_metric=lambda k, v: logged.__setitem__(k, v)
+    )
     assert scores == [1.0, 1.0, 0.0, 0.0, 0.0]
     assert logged["rewards/accuracy/no_answer_frac"] == pytest.approx(1 / 5)
 
 
 def test_accuracy_reward_uses_the_rows_checker():
-    scores = accuracy_reward(prompts=[None] * 2, completions=[chat("<answer>Paris</answer>")] * 2,
-                             answer=["paris", "paris"], checker=["exact", "numeric"])
+    scores = accuracy_reward(
+        prompts=[None] * 2,
+        completions=[chat("<answer>Paris</answer>")] * 2,
+        answer=["paris", "paris"],
+        checker=["exact", "numeric"],
+    )
     assert scores == [1.0, 0.0]
 
 
 def test_format_reward():
-    scores = format_reward(prompts=[None] * 3, completions=[chat("1+1=2\n\n<answer>2</answer>"),
-                                                            chat("<answer>2</answer> extra"), chat("")])
+    scores = format_reward(
+        prompts=[None] * 3,
+        completions=[chat("1+1=2\n\n<answer>2</answer>"), chat("<answer>2</answer> extra"), chat("")],
+    )
     assert scores == [1.0, 0.0, 0.0]
 
 
-@pytest.mark.parametrize(("prediction", "answer", "expected"), [
-    ("52", "52", True), ("52.0", "52", True), ("+52", "52", True), ("1,000", "1000", True), ("52.", "52", True),
-    ("51", "52", False), (None, "52", False), ("", "52", False), ("nan", "52", False), ("inf", "52", False),
-    ("5" * 60, "5", False), ("1e999999", "1", False), ("fifty", "50", False),
-])
+@pytest.mark.parametrize(
+    ("prediction", "answer", "expected"),
+    [
+        ("52", "52", True),
+        ("52.0", "52", True),
+        ("+52", "52", True),
+        ("1,000", "1000", True),
+        ("52.", "52", True),
+        ("51", "52", False),
+        (None, "52", False),
+        ("", "52", False),
+        ("nan", "52", False),
+        ("inf", "52", False),
+        ("5" * 60, "5", False),
+        ("1e999999", "1", False),
+        ("fifty", "50", False),
+    ],
+)
 def test_numeric_match(prediction, answer, expected):
     assert numeric_match(prediction, answer) is expected
 
@@ -78,10 +103,19 @@ def test_math_verify_match_accepts_equivalent_forms():
     assert not math_verify_match("3", "\\frac{1}{2}")
 
 
-@pytest.mark.parametrize("hostile", [
-    "9^{9^{9^{9}}}", "10**10**10", "2^{99999999999}", "(10^100000)!", "x" * 5000,
-    "\\frac{" * 300, "99999999999999999999!", "\\boxed{" + "{" * 500,
-])
+@pytest.mark.parametrize(
+    "hostile",
+    [
+        "9^{9^{9^{9}}}",
+        "10**10**10",
+        "2^{99999999999}",
+        "(10^100000)!",
+        "x" * 5000,
+        "\\frac{" * 300,
+        "99999999999999999999!",
+        "\\boxed{" + "{" * 500,
+    ],
+)
 def test_math_verify_match_is_bounded_on_hostile_strings(hostile):
     with must_finish_within(20):
         assert math_verify_match(hostile, "1") is False
@@ -121,21 +155,26 @@ def test_safe_reward_rejects_wrong_length_by_scoring_rows():
 
 
 def test_build_reward_functions_keeps_names_weights_and_kwargs():
-    functions, weights = build_reward_functions({
-        "acc": {"fn": "accuracy", "weight": 1.0},
-        "fmt": {"fn": "format", "weight": 0.25, "kwargs": {"answer_format": "think_answer"}},
-    })
+    functions, weights = build_reward_functions(
+        {
+            "acc": {"fn": "accuracy", "weight": 1.0},
+            "fmt": {"fn": "format", "weight": 0.25, "kwargs": {"answer_format": "think_answer"}},
+        }
+    )
     assert [f.__name__ for f in functions] == ["acc", "fmt"]
     assert weights == [1.0, 0.25]
     assert functions[1](prompts=[None], completions=[chat("<think>x</think> <answer>1</answer>")]) == [1.0]
 
 
-@pytest.mark.parametrize(("spec", "message"), [
-    ({}, "recipe.rewards is empty"),
-    ({"acc": {"fn": "acuracy"}}, r"recipe.rewards.acc.fn: Unknown reward function 'acuracy'. Known: accuracy"),
-    ({"acc": {"weight": 1.0}}, "must be a mapping with 'fn'"),
-    ({"acc": {"fn": "accuracy", "weight": float("nan")}}, "weight must be finite"),
-])
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ({}, "recipe.rewards is empty"),
+        ({"acc": {"fn": "acuracy"}}, r"recipe.rewards.acc.fn: Unknown reward function 'acuracy'. Known: accuracy"),
+        ({"acc": {"weight": 1.0}}, "must be a mapping with 'fn'"),
+        ({"acc": {"fn": "accuracy", "weight": float("nan")}}, "weight must be finite"),
+    ],
+)
 def test_build_reward_functions_rejects_bad_specs(spec, message):
     with pytest.raises(ValueError, match=message):
         build_reward_functions(spec)

@@ -9,19 +9,25 @@ from rlrewards.pipeline import run
 from rlrewards.tasks.base import DatasetRowError, validate_rows
 
 
-@pytest.mark.parametrize(("override", "message"), [
-    ("trainer.num_generations=1", r"trainer.num_generations=1: GRPO needs at least 2"),
-    ("trainer.per_device_train_batch_size=10", r"generation batch .* not divisible by trainer.num_generations=8"),
-    ("+trainer.generation_batch_size=12", r"trainer.generation_batch_size=12\) is not divisible"),
-    ("trainer.learning_rate=0", r"trainer.learning_rate=0.0 must be > 0"),
-    ("trainer.learning_rate=-1e-5", r"trainer.learning_rate=-1e-05 must be > 0"),
-    ("recipe.rewards.accuracy.fn=acuracy", r"recipe.rewards.accuracy.fn: Unknown reward function 'acuracy'\. Known:"),
-    ("+recipe.advantage.name=nope", r"recipe.advantage.name: Unknown advantage estimator 'nope'"),
-    ("+trainer.lerning_rate=1e-5", r"trainer.lerning_rate is not a GRPOConfig field"),
-    ("+trainer.output_dir=/tmp", r"trainer.output_dir is set by rlrewards"),
-    ("task._target_=rlrewards.tasks.nothing.Task", r"task._target_: Cannot import task class"),
-    ("optimized_metric=accuracy", r"optimized_metric=accuracy must name an eval/ or train/ metric"),
-])
+@pytest.mark.parametrize(
+    ("override", "message"),
+    [
+        ("trainer.num_generations=1", r"trainer.num_generations=1: GRPO needs at least 2"),
+        ("trainer.per_device_train_batch_size=10", r"generation batch .* not divisible by trainer.num_generations=8"),
+        ("+trainer.generation_batch_size=12", r"trainer.generation_batch_size=12\) is not divisible"),
+        ("trainer.learning_rate=0", r"trainer.learning_rate=0.0 must be > 0"),
+        ("trainer.learning_rate=-1e-5", r"trainer.learning_rate=-1e-05 must be > 0"),
+        (
+            "recipe.rewards.accuracy.fn=acuracy",
+            r"recipe.rewards.accuracy.fn: Unknown reward function 'acuracy'\. Known:",
+        ),
+        ("+recipe.advantage.name=nope", r"recipe.advantage.name: Unknown advantage estimator 'nope'"),
+        ("+trainer.lerning_rate=1e-5", r"trainer.lerning_rate is not a GRPOConfig field"),
+        ("+trainer.output_dir=/tmp", r"trainer.output_dir is set by rlrewards"),
+        ("task._target_=rlrewards.tasks.nothing.Task", r"task._target_: Cannot import task class"),
+        ("optimized_metric=accuracy", r"optimized_metric=accuracy must name an eval/ or train/ metric"),
+    ],
+)
 def test_bad_config_values_are_named(override, message):
     cfg = compose_train([override])
     with pytest.raises(ConfigError, match=message):
@@ -47,8 +53,10 @@ class TaskWithABrokenRow:
         self.name = "broken"
 
     def load_split(self, split):
-        rows = [{"id": "ok", "prompt": [{"role": "user", "content": "1+1"}], "answer": "2"},
-                {"id": "bad", "prompt": [{"role": "user", "content": "2+2"}], "answer": None}]
+        rows = [
+            {"id": "ok", "prompt": [{"role": "user", "content": "1+1"}], "answer": "2"},
+            {"id": "bad", "prompt": [{"role": "user", "content": "2+2"}], "answer": None},
+        ]
         validate_rows(rows, source=f"task broken ({split})")
         return Dataset.from_list(rows)
 

@@ -23,9 +23,21 @@ def small_dataset(n: int = 32):
 
 def grpo_args(tmp_path, **overrides) -> GRPOConfig:
     values = dict(
-        output_dir=str(tmp_path), use_cpu=True, bf16=False, max_steps=2, per_device_train_batch_size=8,
-        num_generations=4, max_completion_length=8, learning_rate=1e-2, logging_steps=1, report_to=[],
-        save_strategy="no", seed=0, data_seed=0, disable_tqdm=True, dataloader_num_workers=0,
+        output_dir=str(tmp_path),
+        use_cpu=True,
+        bf16=False,
+        max_steps=2,
+        per_device_train_batch_size=8,
+        num_generations=4,
+        max_completion_length=8,
+        learning_rate=1e-2,
+        logging_steps=1,
+        report_to=[],
+        save_strategy="no",
+        seed=0,
+        data_seed=0,
+        disable_tqdm=True,
+        dataloader_num_workers=0,
     )
     values.update(overrides)
     return GRPOConfig(**values)
@@ -33,8 +45,14 @@ def grpo_args(tmp_path, **overrides) -> GRPOConfig:
 
 def train(trainer_cls, model, tokenizer, tmp_path, reward_funcs, **kwargs):
     args = kwargs.pop("args", None) or grpo_args(tmp_path)
-    trainer = trainer_cls(model=copy.deepcopy(model), reward_funcs=reward_funcs, args=args,
-                          train_dataset=small_dataset(), processing_class=tokenizer, **kwargs)
+    trainer = trainer_cls(
+        model=copy.deepcopy(model),
+        reward_funcs=reward_funcs,
+        args=args,
+        train_dataset=small_dataset(),
+        processing_class=tokenizer,
+        **kwargs,
+    )
     trainer.train()
     params = {name: p.detach().clone() for name, p in trainer.model.named_parameters()}
     return trainer, params

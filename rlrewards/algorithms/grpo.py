@@ -27,7 +27,9 @@ def _nanstd(x: torch.Tensor, dim: int | None = None) -> torch.Tensor:
     return std.squeeze(dim) if dim is not None else std.reshape(())
 
 
-def group_advantages(rewards: torch.Tensor, group_size: int, scale: str = "group", eps: float = TRL_EPS) -> torch.Tensor:
+def group_advantages(
+    rewards: torch.Tensor, group_size: int, scale: str = "group", eps: float = TRL_EPS
+) -> torch.Tensor:
     """Per-completion GRPO advantages for rows grouped as ``group_size`` consecutive completions per prompt.
 
     Args:
@@ -40,7 +42,9 @@ def group_advantages(rewards: torch.Tensor, group_size: int, scale: str = "group
         ``(N,)`` advantages, 0 for NaN rows.
     """
     if rewards.dim() != 1 or rewards.numel() % group_size:
-        raise ValueError(f"rewards must be 1-D with a length divisible by group_size={group_size}, got {tuple(rewards.shape)}")
+        raise ValueError(
+            f"rewards must be 1-D with a length divisible by group_size={group_size}, got {tuple(rewards.shape)}"
+        )
     grouped = rewards.view(-1, group_size)
     mean = torch.nanmean(grouped, dim=1).repeat_interleave(group_size)
     advantages = rewards - mean

@@ -23,8 +23,9 @@ class DecodingConfig:
 
 
 @torch.no_grad()
-def generate_completions(model, tokenizer, prompts: Sequence[list[dict]], decoding: DecodingConfig,
-                         seed: int = 0) -> list[list[str]]:
+def generate_completions(
+    model, tokenizer, prompts: Sequence[list[dict]], decoding: DecodingConfig, seed: int = 0
+) -> list[list[str]]:
     """For each chat prompt, ``decoding.num_samples`` completion texts (special tokens removed)."""
     was_training = model.training
     model.eval()
@@ -36,8 +37,13 @@ def generate_completions(model, tokenizer, prompts: Sequence[list[dict]], decodi
     try:
         per_batch = max(1, decoding.batch_size // decoding.num_samples)
         for start in range(0, len(texts), per_batch):
-            batch = tokenizer(texts[start : start + per_batch], return_tensors="pt", padding=True,
-                              padding_side="left", add_special_tokens=False).to(model.device)
+            batch = tokenizer(
+                texts[start : start + per_batch],
+                return_tensors="pt",
+                padding=True,
+                padding_side="left",
+                add_special_tokens=False,
+            ).to(model.device)
             output = model.generate(
                 **batch,
                 max_new_tokens=decoding.max_new_tokens,
@@ -66,11 +72,18 @@ def score_samples(dataset, samples: list[list[str]], answer_format: str) -> list
         checker = CHECKERS.get(row.get("checker") or "numeric")
         for k, text in enumerate(row_samples):
             predicted = fmt.extract_answer(text)
-            records.append({
-                "id": row.get("id"), "sample": k, "completion": text, "extracted": predicted,
-                "answer": row["answer"], "correct": bool(checker(predicted, row["answer"])),
-                "well_formed": fmt.is_well_formed(text), "level": row.get("level"),
-            })
+            records.append(
+                {
+                    "id": row.get("id"),
+                    "sample": k,
+                    "completion": text,
+                    "extracted": predicted,
+                    "answer": row["answer"],
+                    "correct": bool(checker(predicted, row["answer"])),
+                    "well_formed": fmt.is_well_formed(text),
+                    "level": row.get("level"),
+                }
+            )
     return records
 
 
@@ -82,8 +95,9 @@ def accuracy_with_stderr(correct: Sequence[bool]) -> tuple[float, float]:
     return p, math.sqrt(p * (1 - p) / n)
 
 
-def evaluate_split(model, tokenizer, dataset, answer_format: str, decodings: Sequence[DecodingConfig],
-                   seed: int = 0) -> tuple[dict[str, float], list[dict]]:
+def evaluate_split(
+    model, tokenizer, dataset, answer_format: str, decodings: Sequence[DecodingConfig], seed: int = 0
+) -> tuple[dict[str, float], list[dict]]:
     """Accuracy (and its standard error) and format adherence for each decoding config."""
     metrics: dict[str, float] = {}
     all_records: list[dict] = []

@@ -37,9 +37,14 @@ def _as_dict(cfg: DictConfig | Mapping | None) -> dict[str, Any]:
     return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
 
 
-def load_pretrained(name_or_path: str, revision: str | None = None, dtype: str = "auto",
-                    attn_implementation: str | None = None, trust_remote_code: bool = False,
-                    padding_side: str = "left"):
+def load_pretrained(
+    name_or_path: str,
+    revision: str | None = None,
+    dtype: str = "auto",
+    attn_implementation: str | None = None,
+    trust_remote_code: bool = False,
+    padding_side: str = "left",
+):
     if dtype not in _DTYPES:
         raise ValueError(f"model.dtype={dtype!r}. Known: {', '.join(_DTYPES)}")
     tokenizer = AutoTokenizer.from_pretrained(name_or_path, revision=revision, trust_remote_code=trust_remote_code)
@@ -67,8 +72,11 @@ def load_policy(model_cfg: DictConfig | Mapping, task, cache_dir: str, seed: int
     elif source == "pretrained":
         if not cfg.get("name_or_path"):
             raise ValueError("model.name_or_path is required when model.source=pretrained")
-        loader_kwargs = {k: cfg[k] for k in ("revision", "dtype", "attn_implementation", "trust_remote_code",
-                                             "padding_side") if cfg.get(k) is not None}
+        loader_kwargs = {
+            k: cfg[k]
+            for k in ("revision", "dtype", "attn_implementation", "trust_remote_code", "padding_side")
+            if cfg.get(k) is not None
+        }
         model, tokenizer = load_pretrained(cfg["name_or_path"], **loader_kwargs)
 
         def build():

@@ -27,7 +27,9 @@ log = logging.getLogger(__name__)
 TOKENIZER_SPEC_VERSION = 1  # bump when build_tiny_tokenizer changes the vocabulary or template
 
 
-def warm_start_key(architecture: Mapping[str, Any], task_spec: Mapping[str, Any], sft: Mapping[str, Any], seed: int) -> str:
+def warm_start_key(
+    architecture: Mapping[str, Any], task_spec: Mapping[str, Any], sft: Mapping[str, Any], seed: int
+) -> str:
     versions = package_versions(("torch", "transformers", "trl"))
     return stable_hash(
         {
@@ -73,8 +75,9 @@ def run_sft(model, tokenizer, dataset: Dataset, sft: Mapping[str, Any], seed: in
     return {"sft_loss": float(result.training_loss), "sft_steps": int(result.global_step)}
 
 
-def cached_warm_start(build_model, tokenizer, dataset: Dataset, key: str, cache_dir: str | os.PathLike,
-                      sft: Mapping[str, Any], seed: int) -> Path:
+def cached_warm_start(
+    build_model, tokenizer, dataset: Dataset, key: str, cache_dir: str | os.PathLike, sft: Mapping[str, Any], seed: int
+) -> Path:
     """Return the directory of the warm-started checkpoint, training and caching it when it is missing."""
     final = Path(cache_dir) / "sft" / key
     if (final / "warm_start.json").exists():
@@ -97,7 +100,9 @@ def cached_warm_start(build_model, tokenizer, dataset: Dataset, key: str, cache_
         except OSError:
             if not (final / "warm_start.json").exists():
                 raise
-        log.info("SFT warm start done in %.1fs (loss %.3f), cached at %s", stats["sft_seconds"], stats["sft_loss"], final)
+        log.info(
+            "SFT warm start done in %.1fs (loss %.3f), cached at %s", stats["sft_seconds"], stats["sft_loss"], final
+        )
         return final
     finally:
         shutil.rmtree(staging, ignore_errors=True)

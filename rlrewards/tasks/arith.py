@@ -21,7 +21,6 @@ from rlrewards.tasks.base import check_split, validate_rows
 from rlrewards.tasks.formats import get_answer_format
 
 
-
 @dataclass(frozen=True)
 class ArithProblem:
     start: int
@@ -67,7 +66,7 @@ def sample_problem(
         choices = ["+"]
         if value >= 1:
             choices.append("-")
-        if 1 <= value and value * 2 <= max_value:
+        if value >= 1 and value * 2 <= max_value:
             choices.append("*")
         op = rng.choice(choices)
         if op == "+":
@@ -98,7 +97,9 @@ class ArithTask:
 
     def __post_init__(self):
         if not 1 <= self.min_steps <= self.max_steps:
-            raise ValueError(f"task.min_steps={self.min_steps} and task.max_steps={self.max_steps} need 1 <= min <= max")
+            raise ValueError(
+                f"task.min_steps={self.min_steps} and task.max_steps={self.max_steps} need 1 <= min <= max"
+            )
         if self.max_operand < 2 or self.max_multiplier < 2 or self.max_value < 2 * self.max_operand:
             raise ValueError("task: need max_operand >= 2, max_multiplier >= 2 and max_value >= 2 * max_operand")
         self.split_sizes = dict(self.split_sizes)

@@ -48,7 +48,9 @@ class AnswerTagFormat(AnswerFormat):
 class ThinkAnswerFormat(AnswerFormat):
     """``<think>steps</think> <answer>N</answer>``: the R1-style format RLVR baselines use."""
 
-    _WELL_FORMED = re.compile(r"^\s*<think>(?:(?!</?think>).)*</think>\s*<answer>(?:(?!</?answer>).)*</answer>\s*$", re.DOTALL)
+    _WELL_FORMED = re.compile(
+        r"^\s*<think>(?:(?!</?think>).)*</think>\s*<answer>(?:(?!</?answer>).)*</answer>\s*$", re.DOTALL
+    )
 
     def render(self, steps: list[str], answer: str) -> str:
         return f"<think>{STEP_SEPARATOR.join(steps)}</think> <answer>{answer}</answer>"

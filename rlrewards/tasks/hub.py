@@ -47,8 +47,9 @@ class HubMathTask:
     config_name: str | None = None
     revision: str | None = None
     # split name in this project -> split name in the dataset (or "<split>[:N]" slices)
-    splits: dict[str, str] = field(default_factory=lambda: {"train": "train", "validation": "test[:200]",
-                                                            "test": "test"})
+    splits: dict[str, str] = field(
+        default_factory=lambda: {"train": "train", "validation": "test[:200]", "test": "test"}
+    )
     data_files: dict[str, str] | None = None  # local files with the hub schema (tests, mirrors)
     problem_field: str = "problem"
     answer_field: str = "solution"
@@ -79,14 +80,17 @@ class HubMathTask:
         rows = []
         for index, record in enumerate(raw):
             problem, reference = record.get(self.problem_field), record.get(self.answer_field)
-            rows.append({
-                "id": f"{self.name}-{split}-{index}",
-                "prompt": [{"role": "user", "content": self.prompt_template.format(problem=problem)}]
-                if problem else [],
-                "answer": extract(reference) if reference is not None else None,
-                "checker": "math_verify",
-                **{key: record.get(key) for key in self.extra_fields},
-            })
+            rows.append(
+                {
+                    "id": f"{self.name}-{split}-{index}",
+                    "prompt": [{"role": "user", "content": self.prompt_template.format(problem=problem)}]
+                    if problem
+                    else [],
+                    "answer": extract(reference) if reference is not None else None,
+                    "checker": "math_verify",
+                    **{key: record.get(key) for key in self.extra_fields},
+                }
+            )
         validate_rows(rows, source=f"task {self.name} ({self.path}, split {self.splits[split]})")
         return Dataset.from_list(rows)
 

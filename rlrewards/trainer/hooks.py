@@ -55,8 +55,9 @@ class AuxLossOutput:
 
 
 class AuxiliaryLoss(Protocol):
-    def __call__(self, inputs: dict[str, Any], per_token_logps: torch.Tensor, entropies: torch.Tensor | None,
-                 global_step: int) -> AuxLossOutput: ...
+    def __call__(
+        self, inputs: dict[str, Any], per_token_logps: torch.Tensor, entropies: torch.Tensor | None, global_step: int
+    ) -> AuxLossOutput: ...
 
 
 ADVANTAGE_ESTIMATORS: Registry[Callable[..., AdvantageEstimator]] = Registry("advantage estimator")

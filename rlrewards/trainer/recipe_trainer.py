@@ -23,9 +23,15 @@ from rlrewards.trainer.hooks import AdvantageEstimator, AdvantageOutput, Auxilia
 
 
 class RecipeGRPOTrainer(GRPOTrainer):
-    def __init__(self, *args, advantage_estimator: AdvantageEstimator | None = None,
-                 aux_loss: AuxiliaryLoss | None = None, aux_loss_coef: float = 0.0, aux_loss_name: str = "aux",
-                 **kwargs):
+    def __init__(
+        self,
+        *args,
+        advantage_estimator: AdvantageEstimator | None = None,
+        aux_loss: AuxiliaryLoss | None = None,
+        aux_loss_coef: float = 0.0,
+        aux_loss_name: str = "aux",
+        **kwargs,
+    ):
         super().__init__(*args, **kwargs)
         self.advantage_estimator = advantage_estimator
         self.recipe_aux_loss = aux_loss
@@ -91,12 +97,15 @@ class RecipeGRPOTrainer(GRPOTrainer):
         advantages = result.advantages
         total = batch.completion_ids.shape[0]
         if advantages.shape[0] != total or advantages.dim() not in (1, 2):
-            raise ValueError(f"advantage estimator returned shape {tuple(advantages.shape)}; expected ({total},) or "
-                             f"({total}, T)")
+            raise ValueError(
+                f"advantage estimator returned shape {tuple(advantages.shape)}; expected ({total},) or ({total}, T)"
+            )
         if advantages.dim() == 2:
             if advantages.shape[1] != batch.completion_ids.shape[1]:
-                raise ValueError(f"per-token advantages have {advantages.shape[1]} columns, the batch has "
-                                 f"{batch.completion_ids.shape[1]} completion tokens")
+                raise ValueError(
+                    f"per-token advantages have {advantages.shape[1]} columns, the batch has "
+                    f"{batch.completion_ids.shape[1]} completion tokens"
+                )
             advantages = advantages[rows, : output["completion_ids"].shape[1]]
         else:
             advantages = advantages[rows]

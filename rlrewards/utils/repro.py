@@ -13,8 +13,19 @@ import numpy as np
 import torch
 
 TRACKED_PACKAGES = (
-    "rlrewards", "torch", "transformers", "trl", "accelerate", "deepspeed", "datasets", "tokenizers",
-    "hydra-core", "omegaconf", "wandb", "math-verify", "vllm",
+    "rlrewards",
+    "torch",
+    "transformers",
+    "trl",
+    "accelerate",
+    "deepspeed",
+    "datasets",
+    "tokenizers",
+    "hydra-core",
+    "omegaconf",
+    "wandb",
+    "math-verify",
+    "vllm",
 )
 
 

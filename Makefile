@@ -1,0 +1,40 @@
+# rlrewards: the two commands of the quickstart, plus helpers.
+#   make demo   install into .venv if needed, then run the embedded default (tiny model, arith, GRPO)
+#   make test   install into .venv if needed, then run the test suite (what .ci/run calls)
+
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+# The CPU build of torch; any torch requirement in pyproject.toml admits this version.
+TORCH_SPEC ?= torch==2.13.0
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test test-all lint format clean
+
+$(STAMP): pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install --quiet -e ".[dev]"
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/rlrewards-train $(ARGS)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -m "not slow and not gpu" $(PYTEST_ARGS)
+
+test-all: $(STAMP)
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check rlrewards tests scripts
+
+format: $(STAMP)
+	$(BIN)/ruff format rlrewards tests scripts
+	$(BIN)/ruff check --fix rlrewards tests scripts
+
+clean:
+	rm -rf outputs multirun .pytest_cache .ruff_cache
