@@ -1,0 +1,64 @@
+"""Run by test_distributed.py under torchrun with 2 CPU processes (gloo): one GRPO step with an estimator whose
+group spans both processes. Each rank saves what the estimator saw and what the loss received."""
+
+import sys
+from pathlib import Path
+
+import torch
+from trainer_helpers import digit_fraction, grpo_args, small_dataset
+
+from rlrewards.models.tiny import build_tiny_model, build_tiny_tokenizer
+from rlrewards.trainer import AdvantageOutput, RecipeGRPOTrainer
+
+out_dir = Path(sys.argv[1])
+seen = {}
+
+
+def ramp_estimator(batch):
+    # Distinct per row and per token, so a wrong slice cannot go unnoticed.
+    positions = torch.arange(batch.completion_ids.shape[1], dtype=torch.float).unsqueeze(0)
+    rows = torch.arange(batch.completion_ids.shape[0], dtype=torch.float).unsqueeze(1)
+    advantages = (rows * 100 + positions) * batch.completion_mask
+    seen.update(
+        ids=batch.completion_ids.cpu(),
+        mask=batch.completion_mask.cpu(),
+        adv=advantages.cpu(),
+        rewards=batch.rewards.cpu(),
+        group_size=batch.group_size,
+    )
+    return AdvantageOutput(advantages, extra={"row_id": rows.squeeze(1)})
+
+
+class RecordingTrainer(RecipeGRPOTrainer):
+    def _generate_and_score_completions(self, inputs):
+        output = super()._generate_and_score_completions(inputs)
+        seen.update(
+            local_ids=output["completion_ids"].cpu(),
+            local_adv=output["advantages"].cpu(),
+            local_row_id=output["row_id"].cpu(),
+            rank=self.accelerator.process_index,
+            world=self.accelerator.num_processes,
+        )
+        return output
+
+
+tokenizer = build_tiny_tokenizer()
+model = build_tiny_model(tokenizer, hidden_size=32, num_layers=2, num_heads=2, num_kv_heads=1, intermediate_size=64)
+args = grpo_args(
+    out_dir / "trainer",
+    max_steps=1,
+    per_device_train_batch_size=4,
+    num_generations=8,
+    max_completion_length=12,
+    shuffle_dataset=False,
+)
+trainer = RecordingTrainer(
+    model=model,
+    reward_funcs=[digit_fraction],
+    args=args,
+    train_dataset=small_dataset(16),
+    processing_class=tokenizer,
+    advantage_estimator=ramp_estimator,
+)
+trainer.train()
+torch.save(seen, out_dir / f"rank{seen['rank']}.pt")

@@ -1,0 +1,49 @@
+"""A prompt's group spans two processes: the estimator sees the gathered batch, each process gets its own rows."""
+
+import os
+import socket
+import subprocess
+import sys
+
+import torch
+from conftest import REPO_ROOT
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def test_advantage_hook_gathers_across_processes_and_slices_local_rows(tmp_path):
+    env = {
+        **os.environ,
+        "PYTHONPATH": f"{REPO_ROOT / 'tests'}:{os.environ.get('PYTHONPATH', '')}",
+        "OMP_NUM_THREADS": "1",
+    }
+    command = [
+        sys.executable,
+        "-m",
+        "torch.distributed.run",
+        "--nproc_per_node",
+        "2",
+        "--master_port",
+        str(free_port()),
+        str(REPO_ROOT / "tests" / "dist_worker.py"),
+        str(tmp_path),
+    ]
+    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-4000:]
+    ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1)]
+    assert [r["world"] for r in ranks] == [2, 2]
+    assert all(r["group_size"] == 8 and r["ids"].shape[0] == 8 for r in ranks)
+    # Both processes see the same gathered batch.
+    assert torch.equal(ranks[0]["ids"], ranks[1]["ids"])
+    assert torch.equal(ranks[0]["rewards"], ranks[1]["rewards"])
+    for rank, record in enumerate(ranks):
+        rows = slice(4 * rank, 4 * rank + 4)
+        width = record["local_ids"].shape[1]
+        assert torch.equal(record["local_ids"], record["ids"][rows, :width])
+        assert torch.equal(record["local_adv"], record["adv"][rows, :width])
+        assert record["local_row_id"].tolist() == [4.0 * rank + i for i in range(4)]
+        assert (record["ids"][rows, width:] == 0).all()  # padded with the tiny tokenizer's pad id
