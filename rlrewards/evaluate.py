@@ -14,7 +14,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from rlrewards.config import ConfigError
-from rlrewards.eval.generation import DecodingConfig, evaluate_split
+from rlrewards.eval.generation import decodings_from_config, evaluate_split
 from rlrewards.models.loading import load_pretrained
 from rlrewards.train import CONFIG_DIR
 
@@ -33,16 +33,7 @@ def evaluate_run(cfg: DictConfig) -> dict[str, float]:
     if cfg.limit:
         dataset = dataset.select(range(min(int(cfg.limit), len(dataset))))
     model, tokenizer = load_pretrained(checkpoint, dtype="auto")
-    decodings = [
-        DecodingConfig(
-            name=name,
-            num_samples=int(spec.num_samples),
-            temperature=float(spec.temperature),
-            max_new_tokens=int(cfg.max_new_tokens),
-            batch_size=int(cfg.batch_size),
-        )
-        for name, spec in cfg.decodings.items()
-    ]
+    decodings = decodings_from_config(cfg.decodings, cfg.max_new_tokens, cfg.batch_size)
     metrics, records = evaluate_split(
         model, tokenizer, dataset, train_cfg.recipe.answer_format, decodings, seed=int(cfg.seed)
     )

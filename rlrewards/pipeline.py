@@ -19,7 +19,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from rlrewards.config import ConfigError, validate_config
-from rlrewards.eval.generation import DecodingConfig, evaluate_split
+from rlrewards.eval.generation import decodings_from_config, evaluate_split
 from rlrewards.models.loading import load_policy
 from rlrewards.rewards import build_reward_functions
 from rlrewards.tasks.base import DatasetRowError
@@ -122,16 +122,7 @@ def train_and_evaluate(cfg, task, train_dataset, eval_dataset, run_dir: Path, tr
 
 def run_evaluation(cfg, policy, dataset, run_dir: Path, tracker: Tracker, stage: str, step: int) -> dict[str, float]:
     evaluation = cfg.evaluation
-    decodings = [
-        DecodingConfig(
-            name=name,
-            num_samples=int(spec.num_samples),
-            temperature=float(spec.temperature),
-            max_new_tokens=int(evaluation.max_new_tokens),
-            batch_size=int(evaluation.batch_size),
-        )
-        for name, spec in evaluation.decodings.items()
-    ]
+    decodings = decodings_from_config(evaluation.decodings, evaluation.max_new_tokens, evaluation.batch_size)
     start = time.perf_counter()
     metrics, records = evaluate_split(
         policy.model, policy.tokenizer, dataset, cfg.recipe.answer_format, decodings, seed=int(cfg.seed)

@@ -87,30 +87,25 @@ def test_estimator_with_wrong_shape_fails_clearly(stock_run, tmp_path):
 
 def test_aux_loss_adds_to_the_policy_loss_and_logs(stock_run, tmp_path):
     model, tokenizer, _, stock, stock_params = stock_run
-    zero, zero_params = train(
-        RecipeGRPOTrainer,
-        model,
-        tokenizer,
-        tmp_path,
-        [digit_fraction],
-        aux_loss=AUX_LOSSES.get("entropy_bonus")(),
-        aux_loss_coef=0.0,
-        aux_loss_name="entropy_bonus",
-    )
+
+    def train_with_entropy_bonus(coef):
+        return train(
+            RecipeGRPOTrainer,
+            model,
+            tokenizer,
+            tmp_path,
+            [digit_fraction],
+            aux_loss=AUX_LOSSES.get("entropy_bonus")(),
+            aux_loss_coef=coef,
+            aux_loss_name="entropy_bonus",
+        )
+
+    zero, zero_params = train_with_entropy_bonus(0.0)
     assert max_param_diff(stock_params, zero_params) < 1e-6
     logged = [e for e in zero.state.log_history if "aux/entropy_bonus/loss" in e]
     assert logged and all(e["aux/entropy_bonus/loss"] < 0 for e in logged)
 
-    bonus, bonus_params = train(
-        RecipeGRPOTrainer,
-        model,
-        tokenizer,
-        tmp_path,
-        [digit_fraction],
-        aux_loss=AUX_LOSSES.get("entropy_bonus")(),
-        aux_loss_coef=1.0,
-        aux_loss_name="entropy_bonus",
-    )
+    bonus, bonus_params = train_with_entropy_bonus(1.0)
     assert max_param_diff(stock_params, bonus_params) > 1e-4
     first_loss_gap = losses(bonus)[0] - losses(stock)[0]
     assert first_loss_gap == pytest.approx(logged[0]["aux/entropy_bonus/loss"], abs=1e-3)

@@ -22,6 +22,20 @@ class DecodingConfig:
     batch_size: int = 128
 
 
+def decodings_from_config(spec, max_new_tokens: int, batch_size: int) -> list[DecodingConfig]:
+    """``{name: {num_samples, temperature}}`` from config -> decoding configs sharing length and batch limits."""
+    return [
+        DecodingConfig(
+            name=str(name),
+            num_samples=int(entry["num_samples"]),
+            temperature=float(entry["temperature"]),
+            max_new_tokens=int(max_new_tokens),
+            batch_size=int(batch_size),
+        )
+        for name, entry in spec.items()
+    ]
+
+
 @torch.no_grad()
 def generate_completions(
     model, tokenizer, prompts: Sequence[list[dict]], decoding: DecodingConfig, seed: int = 0
