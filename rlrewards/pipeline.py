@@ -73,7 +73,7 @@ def train_and_evaluate(cfg, task, train_dataset, eval_dataset, run_dir: Path, tr
     aux_loss = build_component(AUX_LOSSES, aux_spec, "recipe.aux_loss")
 
     load_start = time.perf_counter()
-    policy = load_policy(cfg.model, task, cfg.paths.cache_dir, int(cfg.seed))
+    policy = load_policy(cfg.model, task, cfg.paths.cache_dir, int(cfg.seed), train_dataset=train_dataset)
     summary: dict[str, Any] = {
         "recipe": recipe.name,
         "task": task.name,

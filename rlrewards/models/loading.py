@@ -58,7 +58,8 @@ def load_pretrained(
     return model, tokenizer
 
 
-def load_policy(model_cfg: DictConfig | Mapping, task, cache_dir: str, seed: int) -> Policy:
+def load_policy(model_cfg: DictConfig | Mapping, task, cache_dir: str, seed: int, train_dataset=None) -> Policy:
+    """``train_dataset``: the task's train split when the caller already holds it (it feeds the warm start)."""
     cfg = _as_dict(model_cfg)
     source = cfg.get("source")
     if source == "scratch":
@@ -89,7 +90,7 @@ def load_policy(model_cfg: DictConfig | Mapping, task, cache_dir: str, seed: int
     warm = cfg.get("warm_start") or {}
     if not warm.get("enabled", False):
         return Policy(build(), tokenizer, {"model": base_spec, "warm_start": None})
-    train = task.load_split("train")
+    train = train_dataset if train_dataset is not None else task.load_split("train")
     if "completion" not in train.column_names:
         raise ValueError(f"model.warm_start needs worked solutions, but task '{task.name}' has no 'completion' column")
     limit = warm.get("num_examples")

@@ -6,7 +6,6 @@ A dataset row names its checker in the ``checker`` column; ``CHECKERS`` maps tha
 
 from __future__ import annotations
 
-import math
 import re
 import threading
 from decimal import Decimal, InvalidOperation
@@ -84,7 +83,3 @@ def exact_match(prediction: str | None, answer: str) -> bool:
     if not isinstance(prediction, str):
         return False
     return " ".join(prediction.lower().split()) == " ".join(str(answer).lower().split())
-
-
-def is_finite_number(value: object) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
