@@ -64,7 +64,7 @@ def generate_completions(
                 do_sample=sample,
                 temperature=decoding.temperature if sample else None,
                 top_p=decoding.top_p if sample else None,
-                top_k=None,
+                top_k=0,  # pure sampling at the given temperature, as TRL samples during training
                 num_return_sequences=decoding.num_samples,
                 pad_token_id=tokenizer.pad_token_id,
                 eos_token_id=tokenizer.eos_token_id,
