@@ -13,13 +13,26 @@ from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
+# Where the recipes register their rewards, estimators, losses and formats (rlrewards/recipes/<name>.py).
+RECIPE_MODULES = ("rlrewards.recipes",)
+
 
 class Registry(Generic[T]):
     """A named collection of objects of one kind, with errors that list the known names."""
 
-    def __init__(self, kind: str):
+    def __init__(self, kind: str, autoload: tuple[str, ...] = ()):
+        """``autoload``: modules imported on first lookup, where recipes register their parts (importing them
+        eagerly would be circular: recipe modules import the registries)."""
         self.kind = kind
         self._entries: dict[str, T] = {}
+        self._autoload = autoload
+        self._loaded = not autoload
+
+    def _load_plugins(self) -> None:
+        if not self._loaded:
+            self._loaded = True
+            for module in self._autoload:
+                importlib.import_module(module)
 
     def register(self, name: str) -> Callable[[T], T]:
         def decorator(obj: T) -> T:
@@ -32,6 +45,7 @@ class Registry(Generic[T]):
 
     def get(self, name: str) -> T:
         """Look ``name`` up; a name with a dot that is not registered is imported as ``module.attribute``."""
+        self._load_plugins()
         if name in self._entries:
             return self._entries[name]
         if "." in name:
@@ -39,9 +53,11 @@ class Registry(Generic[T]):
         raise KeyError(f"Unknown {self.kind} '{name}'. Known: {', '.join(sorted(self._entries)) or '(none)'}")
 
     def names(self) -> list[str]:
+        self._load_plugins()
         return sorted(self._entries)
 
     def __contains__(self, name: object) -> bool:
+        self._load_plugins()
         return name in self._entries
 
     def __iter__(self) -> Iterator[str]:

@@ -1,5 +1,7 @@
 """Run by test_distributed.py under torchrun with 2 CPU processes (gloo): one GRPO step with an estimator whose
-group spans both processes. Each rank saves what the estimator saw and what the loss received."""
+group spans both processes. Each rank saves what the estimator saw and what the loss received.
+
+argv: output dir, estimator (``ramp``: a row/position code that exposes any wrong slice; or a registered name)."""
 
 import sys
 from pathlib import Path
@@ -8,9 +10,10 @@ import torch
 from trainer_helpers import digit_fraction, grpo_args, small_dataset
 
 from rlrewards.models.tiny import build_tiny_model, build_tiny_tokenizer
-from rlrewards.trainer import AdvantageOutput, RecipeGRPOTrainer
+from rlrewards.trainer import ADVANTAGE_ESTIMATORS, AdvantageOutput, RecipeGRPOTrainer
 
 out_dir = Path(sys.argv[1])
+estimator_name = sys.argv[2] if len(sys.argv) > 2 else "ramp"
 seen = {}
 
 
@@ -29,13 +32,23 @@ def ramp_estimator(batch):
     return AdvantageOutput(advantages, extra={"row_id": rows.squeeze(1)})
 
 
+def recording(estimator):
+    def estimate(batch):
+        result = estimator(batch)
+        seen.update(ids=batch.completion_ids.cpu(), mask=batch.completion_mask.cpu(), rewards=batch.rewards.cpu())
+        seen.update(adv=result.advantages.cpu(), metrics=result.metrics, group_size=batch.group_size)
+        return result
+
+    return estimate
+
+
 class RecordingTrainer(RecipeGRPOTrainer):
     def _generate_and_score_completions(self, inputs):
         output = super()._generate_and_score_completions(inputs)
         seen.update(
             local_ids=output["completion_ids"].cpu(),
             local_adv=output["advantages"].cpu(),
-            local_row_id=output["row_id"].cpu(),
+            local_row_id=output["row_id"].cpu() if "row_id" in output else None,
             rank=self.accelerator.process_index,
             world=self.accelerator.num_processes,
         )
@@ -58,7 +71,9 @@ trainer = RecordingTrainer(
     args=args,
     train_dataset=small_dataset(16),
     processing_class=tokenizer,
-    advantage_estimator=ramp_estimator,
+    advantage_estimator=ramp_estimator
+    if estimator_name == "ramp"
+    else recording(ADVANTAGE_ESTIMATORS.get(estimator_name)()),
 )
 trainer.train()
 torch.save(seen, out_dir / f"rank{seen['rank']}.pt")

@@ -8,6 +8,8 @@ import sys
 import torch
 from conftest import REPO_ROOT
 
+from rlrewards.algorithms.tempo import tempo_advantages
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -15,7 +17,7 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def test_advantage_hook_gathers_across_processes_and_slices_local_rows(tmp_path):
+def run_two_processes(out_dir, estimator: str) -> list[dict]:
     env = {
         **os.environ,
         "PYTHONPATH": f"{REPO_ROOT / 'tests'}:{os.environ.get('PYTHONPATH', '')}",
@@ -30,11 +32,16 @@ def test_advantage_hook_gathers_across_processes_and_slices_local_rows(tmp_path)
         "--master_port",
         str(free_port()),
         str(REPO_ROOT / "tests" / "dist_worker.py"),
-        str(tmp_path),
+        str(out_dir),
+        estimator,
     ]
     result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
     assert result.returncode == 0, result.stderr[-4000:]
-    ranks = [torch.load(tmp_path / f"rank{r}.pt") for r in (0, 1)]
+    return [torch.load(out_dir / f"rank{r}.pt", weights_only=False) for r in (0, 1)]
+
+
+def test_advantage_hook_gathers_across_processes_and_slices_local_rows(tmp_path):
+    ranks = run_two_processes(tmp_path, "ramp")
     assert [r["world"] for r in ranks] == [2, 2]
     assert all(r["group_size"] == 8 and r["ids"].shape[0] == 8 for r in ranks)
     # Both processes see the same gathered batch.
@@ -47,3 +54,18 @@ def test_advantage_hook_gathers_across_processes_and_slices_local_rows(tmp_path)
         assert torch.equal(record["local_adv"], record["adv"][rows, :width])
         assert record["local_row_id"].tolist() == [4.0 * rank + i for i in range(4)]
         assert (record["ids"][rows, width:] == 0).all()  # padded with the tiny tokenizer's pad id
+
+
+def test_tempo_on_two_processes_equals_one_process_on_the_gathered_batch(tmp_path):
+    ranks = run_two_processes(tmp_path, "tempo")
+    gathered = ranks[0]
+    assert torch.equal(gathered["ids"], ranks[1]["ids"])
+    # The whole group (8 completions) spans both processes: 4 rows each.
+    single = tempo_advantages(gathered["ids"], gathered["mask"], gathered["rewards"], group_size=8)
+    assert single.abs().sum() > 0
+    installed = torch.zeros_like(single)
+    for rank, record in enumerate(ranks):
+        width = record["local_adv"].shape[1]
+        installed[4 * rank : 4 * rank + 4, :width] = record["local_adv"]
+    torch.testing.assert_close(installed, single)
+    assert set(gathered["metrics"]) == {"tempo/branch_token_frac", "tempo/mean_branch_depth", "tempo/td_share"}

@@ -15,14 +15,14 @@ import math
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from rlrewards.registry import Registry
+from rlrewards.registry import RECIPE_MODULES, Registry
 from rlrewards.rewards.checkers import CHECKERS
 from rlrewards.tasks.formats import get_answer_format
 
 log = logging.getLogger(__name__)
 
 RewardFn = Callable[..., list[float | None]]
-REWARDS: Registry[RewardFn] = Registry("reward function")
+REWARDS: Registry[RewardFn] = Registry("reward function", autoload=RECIPE_MODULES)
 
 
 def completion_text(completion: Any) -> str:

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 import torch
 
 from rlrewards.algorithms.grpo import group_advantages
-from rlrewards.registry import Registry
+from rlrewards.registry import RECIPE_MODULES, Registry
 
 
 @dataclass
@@ -60,8 +60,10 @@ class AuxiliaryLoss(Protocol):
     ) -> AuxLossOutput: ...
 
 
-ADVANTAGE_ESTIMATORS: Registry[Callable[..., AdvantageEstimator]] = Registry("advantage estimator")
-AUX_LOSSES: Registry[Callable[..., AuxiliaryLoss]] = Registry("auxiliary loss")
+ADVANTAGE_ESTIMATORS: Registry[Callable[..., AdvantageEstimator]] = Registry(
+    "advantage estimator", autoload=RECIPE_MODULES
+)
+AUX_LOSSES: Registry[Callable[..., AuxiliaryLoss]] = Registry("auxiliary loss", autoload=RECIPE_MODULES)
 
 
 @ADVANTAGE_ESTIMATORS.register("grpo")
