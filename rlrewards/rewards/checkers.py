@@ -6,13 +6,15 @@ A dataset row names its checker in the ``checker`` column; ``CHECKERS`` maps tha
 
 from __future__ import annotations
 
+import difflib
+import json
 import re
 import threading
 from decimal import Decimal, InvalidOperation
 
-from rlrewards.registry import Registry
+from rlrewards.registry import RECIPE_MODULES, Registry
 
-CHECKERS: Registry = Registry("answer checker")
+CHECKERS: Registry = Registry("answer checker", autoload=RECIPE_MODULES)
 
 MAX_ANSWER_CHARS = 200  # longer "answers" are never right and only cost parser time
 # Power towers and huge exponents make sympy evaluate giant integers in C, where no signal can interrupt it.
@@ -83,3 +85,54 @@ def exact_match(prediction: str | None, answer: str) -> bool:
     if not isinstance(prediction, str):
         return False
     return " ".join(prediction.lower().split()) == " ".join(str(answer).lower().split())
+
+
+MAX_CHOICE_ANSWER_CHARS = 500  # SequenceMatcher is quadratic; real answers are a letter or an option's text
+# "D", "(D)", "D: text", "D. text", "the answer is D", "Answer: (D)"
+_EXPLICIT_LETTER = re.compile(
+    r"^\s*\(?([A-Z])\)?\s*(?:$|[:.)]\s)|[Aa]nswer(?: is|:)?\s*\(?([A-Z])\)?(?:$|[\s:.,)])|^\s*\(([A-Z])\)"
+)
+
+
+def _choice_sentence(text: str) -> str:
+    """The last sentence that mentions "answer" (the official MedQA scorer's heuristic), else the whole text."""
+    sentences = [s for s in text.split(".") if "answer" in s.lower()]
+    return (sentences[-1] if sentences else text).strip()
+
+
+def pick_choice(prediction: str, options: dict[str, str]) -> str | None:
+    """The option letter whose "X: text", "X" or "text" form is most similar to the prediction.
+
+    Follows TEMPO's ``reward_score/medqa.py`` (thefuzz ``ratio``); we use difflib's ratio, which is what thefuzz
+    falls back to without python-Levenshtein. Ties go to the earlier letter. One deliberate difference: an explicit
+    letter ("D", "(D)", "D: ...", "the answer is D") is taken as written first; the official fuzzy match alone maps
+    "The answer is D" to whichever option text looks most like that sentence.
+    """
+    sentence = _choice_sentence(prediction[:MAX_CHOICE_ANSWER_CHARS])
+    text = sentence.lower()
+    if not text or not options:
+        return None
+    explicit = _EXPLICIT_LETTER.search(sentence)
+    if explicit:
+        letter = next(group for group in explicit.groups() if group)
+        if letter in options:
+            return letter
+    best, best_score = None, -1.0
+    for letter, option in options.items():
+        forms = (f"{letter}: {option}", letter, option)
+        score = max(difflib.SequenceMatcher(None, text, form.lower()).ratio() for form in forms)
+        if score > best_score:
+            best, best_score = letter, score
+    return best
+
+
+@CHECKERS.register("choice")
+def choice_match(prediction: str | None, answer: str) -> bool:
+    """Multiple choice: ``answer`` is ``{"correct": letter, "options": {letter: text}}`` (JSON)."""
+    if not isinstance(prediction, str) or not prediction.strip():
+        return False
+    try:
+        gold = json.loads(answer)
+        return pick_choice(prediction, dict(gold["options"])) == gold["correct"]
+    except (TypeError, ValueError, KeyError):
+        return False

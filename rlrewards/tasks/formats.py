@@ -9,7 +9,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from rlrewards.registry import Registry
+from rlrewards.registry import RECIPE_MODULES, Registry
 
 STEP_SEPARATOR = "\n\n"  # PURE splits steps at "\n\n"; every format keeps that convention.
 
@@ -59,12 +59,50 @@ class ThinkAnswerFormat(AnswerFormat):
         return isinstance(text, str) and self._WELL_FORMED.match(text) is not None
 
 
-ANSWER_FORMATS: Registry[AnswerFormat] = Registry("answer format")
+def last_boxed(text: str) -> str | None:
+    """Content of the last ``\\boxed{...}`` (or ``\\fbox{...}``), braces balanced; None when absent."""
+    if not isinstance(text, str):
+        return None
+    start = max(text.rfind("\\boxed"), text.rfind("\\fbox"))
+    if start < 0:
+        return None
+    brace = text.find("{", start)
+    if brace < 0:
+        return None
+    depth = 0
+    for index in range(brace, len(text)):
+        if text[index] == "{":
+            depth += 1
+        elif text[index] == "}":
+            depth -= 1
+            if depth == 0:
+                return text[brace + 1 : index].strip()
+    return None
+
+
+class BoxedFormat(AnswerFormat):
+    """Free-form reasoning ending in ``\\boxed{N}``: the MATH convention (TEMPO's MATH reward reads the last box)."""
+
+    def render(self, steps: list[str], answer: str) -> str:
+        return STEP_SEPARATOR.join([*steps, f"The final answer is $\\boxed{{{answer}}}$."])
+
+    def extract_answer(self, text: str) -> str | None:
+        return last_boxed(text)
+
+    def is_well_formed(self, text: str) -> bool:
+        return last_boxed(text) is not None
+
+
+ANSWER_FORMATS: Registry[AnswerFormat] = Registry("answer format", autoload=RECIPE_MODULES)
 ANSWER_FORMATS.register("answer_tag")(
     AnswerTagFormat("answer_tag", "Work step by step, one step per paragraph, and end with <answer>N</answer>.")
 )
 ANSWER_FORMATS.register("think_answer")(
     ThinkAnswerFormat("think_answer", "Think inside <think></think>, then give <answer>N</answer>.")
+)
+
+ANSWER_FORMATS.register("boxed")(
+    BoxedFormat("boxed", "Let's think step by step and output the final answer within \\boxed{}.")
 )
 
 

@@ -14,28 +14,7 @@ from datasets import Dataset, load_dataset
 
 from rlrewards.rewards.checkers import math_verify_match
 from rlrewards.tasks.base import check_split, validate_rows
-
-
-def last_boxed(text: str) -> str | None:
-    """Content of the last ``\\boxed{...}`` (or ``\\fbox{...}``), braces balanced; None when absent."""
-    if not isinstance(text, str):
-        return None
-    start = max(text.rfind("\\boxed"), text.rfind("\\fbox"))
-    if start < 0:
-        return None
-    brace = text.find("{", start)
-    if brace < 0:
-        return None
-    depth = 0
-    for index in range(brace, len(text)):
-        if text[index] == "{":
-            depth += 1
-        elif text[index] == "}":
-            depth -= 1
-            if depth == 0:
-                return text[brace + 1 : index].strip()
-    return None
-
+from rlrewards.tasks.formats import last_boxed
 
 ANSWER_EXTRACTORS = {"boxed": last_boxed, "raw": lambda text: str(text).strip() if text is not None else None}
 
