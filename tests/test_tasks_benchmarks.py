@@ -101,3 +101,46 @@ def test_choice_checker_never_raises_on_junk():
     assert choice_match("A", "not json") is False
     assert choice_match("A", json.dumps({"correct": "A"})) is False
     assert choice_match("x" * 100_000, json.dumps({"correct": "A", "options": {"A": "a"}})) in (True, False)
+
+
+def test_rlcr_sets_use_the_official_layout_and_their_checkers():
+    hotpot = load_task("hotpot", {"train": "hotpot/train.jsonl", "test": "hotpot/test.jsonl"}, recipe="rlcr")
+    row = hotpot.load_split("train")[0]
+    system, user = row["prompt"]
+    assert system["content"].startswith("The user asks a question") and "<confidence>" in system["content"]
+    assert user["content"].startswith("\n\nPROBLEM: Question: Were Scott Derrickson") and user["content"].endswith(
+        "\n\n"
+    )
+    assert row["checker"] == "squad_em" and row["gold_removed"] == 1
+    assert hotpot.check("Yes.", row["answer"]) and not hotpot.check("no", row["answer"])
+    vanilla = load_task("hotpot_vanilla", {"test": "hotpot/test.jsonl"}, recipe="rlvr")
+    assert vanilla.load_split("test")[0]["prompt"][0]["content"].startswith("The user asks")
+
+    trivia = load_task("trivia", {"test": "trivia/test.jsonl"}, recipe="rlcr")
+    rows = trivia.load_split("test")
+    assert json.loads(rows[0]["answer"]) == ["Dave Lamb", "Dave lamb"]
+    assert trivia.check("dave lamb", rows[0]["answer"]) and trivia.check("The Iron", rows[1]["answer"])
+
+    csqa = load_task("commonsenseqa", {"test": "commonsenseqa/test.jsonl"}, recipe="rlcr")
+    gold = csqa.load_split("test")[0]["answer"]
+    assert gold == "Option A which is : bank"
+    assert all(csqa.check(p, gold) for p in ["A", "(A)", "Option A", "A) bank", "bank"])
+    assert not any(csqa.check(p, gold) for p in ["B", "library", "an apple", ""])
+    gpqa = load_task("gpqa", {"test": "gpqa/test.jsonl"}, recipe="rlcr")
+    assert gpqa.check("R-loops", gpqa.load_split("test")[0]["answer"])
+
+    for name, files, answer in [
+        ("big_math_digits", {"train": "big_math_digits/train.jsonl", "test": "big_math_digits/test.jsonl"}, "1446"),
+        ("gsm8k", {"test": "gsm8k/test.jsonl"}, "18"),
+        ("simpleqa", {"test": "simpleqa/test.jsonl"}, "Michio Sugeno"),
+        ("math500", {"test": "math500/test.jsonl"}, "\\left( 3, \\frac{\\pi}{2} \\right)"),
+    ]:
+        task = load_task(name, files, recipe="rlcr")
+        first = task.load_split("test")[0]
+        assert first["answer"] == answer and task.check(answer, answer), name
+    assert load_task("math500", {"test": "math500/test.jsonl"}).check("(3, \\pi/2)", answer)
+
+
+def test_unknown_checker_is_rejected_by_name():
+    with pytest.raises(ValueError, match="task.checker: Unknown answer checker 'nope'"):
+        load_task("gsm8k", {"test": "gsm8k/test.jsonl"}).__class__(path="x", checker="nope")

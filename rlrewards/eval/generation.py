@@ -8,6 +8,9 @@ from dataclasses import dataclass
 
 import torch
 
+from rlrewards.algorithms.rlcr import parse_confidence
+from rlrewards.eval.metrics import summarize_calibration
+from rlrewards.eval.voting import majority_vote, max_confidence, weighted_majority_vote
 from rlrewards.rewards.checkers import CHECKERS
 from rlrewards.tasks.formats import get_answer_format
 
@@ -86,6 +89,7 @@ def score_samples(dataset, samples: list[list[str]], answer_format: str) -> list
         checker = CHECKERS.get(row.get("checker") or "numeric")
         for k, text in enumerate(row_samples):
             predicted = fmt.extract_answer(text)
+            confidence = parse_confidence(text) if fmt.states_confidence else None
             records.append(
                 {
                     "id": row.get("id"),
@@ -95,6 +99,7 @@ def score_samples(dataset, samples: list[list[str]], answer_format: str) -> list
                     "answer": row["answer"],
                     "correct": bool(checker(predicted, row["answer"])),
                     "well_formed": fmt.is_well_formed(text),
+                    "confidence": confidence,
                     "level": row.get("level"),
                 }
             )
@@ -123,5 +128,43 @@ def evaluate_split(
         metrics[f"accuracy_{decoding.name}"] = accuracy
         metrics[f"accuracy_{decoding.name}_stderr"] = stderr
         metrics[f"format_{decoding.name}"] = sum(r["well_formed"] for r in records) / max(len(records), 1)
+        if get_answer_format(answer_format).states_confidence:
+            metrics.update({f"{k}_{decoding.name}": v for k, v in confidence_metrics(records).items()})
+            if decoding.num_samples > 1:
+                metrics.update({f"{k}_{decoding.name}": v for k, v in sample_scaling(records).items()})
         all_records.extend({**r, "decoding": decoding.name} for r in records)
     return metrics, all_records
+
+
+def confidence_metrics(records: Sequence[dict]) -> dict[str, float]:
+    """Calibration of stated confidences, as the RLCR evaluation scores it: a missing confidence counts as 0;
+    ``confidence_adherence`` is the fraction of samples that stated one."""
+    confidences = [r["confidence"] if r["confidence"] is not None else 0.0 for r in records]
+    correct = [r["correct"] for r in records]
+    summary = summarize_calibration(confidences, correct)
+    summary["confidence_adherence"] = sum(r["confidence"] is not None for r in records) / max(len(records), 1)
+    return summary
+
+
+def sample_scaling(records: Sequence[dict], sizes: Sequence[int] = (1, 2, 4, 8, 16)) -> dict[str, float]:
+    """Accuracy of majority vote, confidence-weighted vote and max-confidence over the first N samples of each
+    prompt (RLCR Fig. 4), for each N up to the number of samples drawn."""
+    by_prompt: dict[object, list[dict]] = {}
+    for record in records:
+        by_prompt.setdefault(record["id"], []).append(record)
+    groups = [sorted(g, key=lambda r: r["sample"]) for g in by_prompt.values()]
+    available = min((len(g) for g in groups), default=0)
+    results = {}
+    for n in [size for size in sizes if size <= available]:
+        hits = {"maj": 0, "wmaj": 0, "maxconf": 0}
+        for group in groups:
+            first = group[:n]
+            answers = [r["extracted"] for r in first]
+            weights = [r["confidence"] or 0.0 for r in first]
+            correct_answers = {r["extracted"] for r in first if r["correct"]}
+            hits["maj"] += majority_vote(answers) in correct_answers
+            hits["wmaj"] += weighted_majority_vote(answers, weights) in correct_answers
+            hits["maxconf"] += max_confidence(answers, weights) in correct_answers
+        for method, count in hits.items():
+            results[f"tts_{method}@{n}"] = count / max(len(groups), 1)
+    return results

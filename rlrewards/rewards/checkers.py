@@ -136,3 +136,48 @@ def choice_match(prediction: str | None, answer: str) -> bool:
         return pick_choice(prediction, dict(gold["options"])) == gold["correct"]
     except (TypeError, ValueError, KeyError):
         return False
+
+
+def normalize_squad_answer(text: str) -> str:
+    """SQuAD's normalisation: lower case, no punctuation, no articles (a/an/the), single spaces."""
+    text = "".join(ch for ch in text.lower() if ch not in _PUNCTUATION)
+    text = re.sub(r"\b(a|an|the)\b", " ", text)
+    return " ".join(text.split())
+
+
+_PUNCTUATION = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
+
+
+@CHECKERS.register("squad_em")
+def squad_exact_match(prediction: str | None, answer: str) -> bool:
+    """SQuAD-style exact match (RLCR's HotpotQA reward); ``answer`` may be a JSON list of accepted aliases."""
+    if not isinstance(prediction, str) or len(prediction) > 10 * MAX_ANSWER_CHARS:
+        return False
+    golds = [answer]
+    if isinstance(answer, str) and answer.startswith("["):
+        try:
+            golds = [str(a) for a in json.loads(answer)]
+        except ValueError:
+            golds = [answer]
+    predicted = normalize_squad_answer(prediction)
+    return any(predicted == normalize_squad_answer(str(gold)) for gold in golds)
+
+
+_OPTION_GOLD = re.compile(r"^\s*Option\s+([A-Z])\s+which is\s*:?\s*\[?(.*?)\]?\s*$", re.DOTALL)
+
+
+@CHECKERS.register("option")
+def option_match(prediction: str | None, answer: str) -> bool:
+    """RLCR's multiple-choice golds, ``Option C which is : text`` / ``Option C which is [text]``: right when the
+    prediction names the letter (``C``, ``(C)``, ``Option C``, ``C) text``) or is the option's text. The official
+    evaluation asks an LLM judge (Llama-3.1-8B-Instruct) instead; this rule is deterministic and offline."""
+    if not isinstance(prediction, str) or not prediction.strip():
+        return False
+    gold = _OPTION_GOLD.match(str(answer))
+    if gold is None:
+        return squad_exact_match(prediction, answer)
+    letter, text = gold.group(1), gold.group(2)
+    stated = re.match(r"^\s*(?:option\s+)?\(?([A-Z])\)?(?:$|[\s:.)])", prediction, re.IGNORECASE)
+    if stated and stated.group(1).upper() == letter and (len(prediction.strip()) <= 12 or stated.group(1).isupper()):
+        return True
+    return normalize_squad_answer(prediction) == normalize_squad_answer(text)

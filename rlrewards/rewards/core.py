@@ -91,6 +91,8 @@ def build_reward_functions(spec: Mapping[str, Mapping[str, Any]]) -> tuple[list[
         raise ValueError("recipe.rewards is empty: a recipe needs at least one reward function")
     functions, weights = [], []
     for name, entry in spec.items():
+        if entry is None:  # `recipe.rewards.<name>=null` switches a reward of the recipe off
+            continue
         if not isinstance(entry, Mapping) or "fn" not in entry:
             raise ValueError(f"recipe.rewards.{name} must be a mapping with 'fn' (and optional 'weight', 'kwargs')")
         try:
@@ -102,6 +104,8 @@ def build_reward_functions(spec: Mapping[str, Mapping[str, Any]]) -> tuple[list[
             raise ValueError(f"recipe.rewards.{name}.weight must be finite, got {weight}")
         functions.append(SafeReward(name, fn, entry.get("kwargs") or {}))
         weights.append(weight)
+    if not functions:
+        raise ValueError("recipe.rewards switches every reward off: a recipe needs at least one reward function")
     return functions, weights
 
 
@@ -111,23 +115,34 @@ def _column(kwargs: Mapping[str, Any], name: str, n: int, default: Any) -> list[
 
 
 @REWARDS.register("accuracy")
-def accuracy_reward(prompts, completions, answer, answer_format: str = "answer_tag", **kwargs) -> list[float]:
+def accuracy_reward(
+    prompts, completions, answer, answer_format: str = "answer_tag", format_gated: bool = False, **kwargs
+) -> list[float]:
     """1.0 when the last ``<answer>`` matches the row's ground truth under the row's checker, else 0.0.
 
     The row's ``checker`` column names the checker (``numeric`` by default). Completions with no answer tag score
-    0 and are counted in ``rewards/accuracy/no_answer_frac``.
+    0 and are counted in ``rewards/accuracy/no_answer_frac``. ``format_gated``: malformed completions score 0 even
+    with a right answer (RLCR's official accuracy reward).
     """
     fmt = get_answer_format(answer_format)
-    checkers = _column(kwargs, "checker", len(completions), "numeric")
-    scores, missing = [], 0
-    for completion, gold, checker in zip(completions, answer, checkers):
-        predicted = fmt.extract_answer(completion_text(completion))
-        missing += predicted is None
-        scores.append(float(CHECKERS.get(checker)(predicted, gold)))
+    correct = grade_completions(completions, answer, kwargs, fmt)
+    scores = [float(c) for c in correct]
+    if format_gated:
+        scores = [score if fmt.is_well_formed(completion_text(c)) else 0.0 for score, c in zip(scores, completions)]
+    missing = sum(fmt.extract_answer(completion_text(c)) is None for c in completions)
     log_metric = kwargs.get("log_metric")
     if callable(log_metric):
         log_metric("rewards/accuracy/no_answer_frac", missing / max(len(completions), 1))
     return scores
+
+
+def grade_completions(completions, answer, kwargs: Mapping[str, Any], fmt) -> list[bool]:
+    """Whether each completion's extracted answer matches its row's ground truth under the row's checker."""
+    checkers = _column(kwargs, "checker", len(completions), "numeric")
+    return [
+        bool(CHECKERS.get(checker)(fmt.extract_answer(completion_text(completion)), gold))
+        for completion, gold, checker in zip(completions, answer, checkers)
+    ]
 
 
 @REWARDS.register("format")

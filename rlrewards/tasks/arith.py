@@ -131,10 +131,19 @@ class ArithTask:
     def row(self, problem: ArithProblem, split: str, index: int) -> dict:
         level = len(problem.ops)
         prompt = self.prompt_template.format(level=level, expression=problem.expression)
+        extras = {}
+        if self.format.states_confidence:
+            # SFT teaches the format only: confidences are spread over 0.1..0.9 independently of correctness, so
+            # RL starts uncalibrated and can explore every value.
+            extras = {
+                "confidence": random.Random(f"{self.seed}-{split}-{index}").randint(1, 9) / 10,
+                "analysis": f"{level} steps",
+            }
+        solution = self.format.render(problem.steps(), str(problem.answer), **extras)
         return {
             "id": f"arith-{split}-{index}",
             "prompt": [{"role": "user", "content": prompt}],
-            "completion": [{"role": "assistant", "content": self.format.render(problem.steps(), str(problem.answer))}],
+            "completion": [{"role": "assistant", "content": solution}],
             "answer": str(problem.answer),
             "level": level,
             "checker": "numeric",

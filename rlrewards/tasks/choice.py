@@ -21,6 +21,7 @@ from datasets import Dataset, concatenate_datasets, load_dataset
 
 from rlrewards.rewards.checkers import choice_match
 from rlrewards.tasks.base import DatasetRowError, check_split, validate_rows
+from rlrewards.tasks.prompts import resolve_system_prompt
 
 LETTERS = string.ascii_uppercase
 
@@ -53,6 +54,7 @@ class MultipleChoiceTask:
         if (self.options_field is None) == (not self.option_fields):
             raise ValueError("set exactly one of task.options_field and task.option_fields")
         self.splits = dict(self.splits)
+        self.system_message = resolve_system_prompt(self.system_prompt)
 
     def spec(self) -> dict[str, Any]:
         return {
@@ -116,7 +118,7 @@ class MultipleChoiceTask:
                 self.option_template.format(letter=letter, text=text) for letter, text in options.items()
             )
             question = record.get(self.question_field)
-            messages = [{"role": "system", "content": self.system_prompt}] if self.system_prompt else []
+            messages = [{"role": "system", "content": self.system_message}] if self.system_message else []
             if question:
                 messages.append(
                     {"role": "user", "content": self.prompt_template.format(question=question, options=listed)}

@@ -20,8 +20,9 @@ _ANSWER_RE = re.compile(r"<answer>(.*?)</answer>", re.DOTALL)
 class AnswerFormat:
     name: str
     instruction: str
+    states_confidence = False  # the format ends with <analysis>...</analysis> <confidence>q</confidence>
 
-    def render(self, steps: list[str], answer: str) -> str:
+    def render(self, steps: list[str], answer: str, **extras) -> str:
         raise NotImplementedError
 
     def extract_answer(self, text: str) -> str | None:
@@ -38,7 +39,7 @@ class AnswerFormat:
 class AnswerTagFormat(AnswerFormat):
     """Steps separated by blank lines, then ``<answer>N</answer>`` as the last step."""
 
-    def render(self, steps: list[str], answer: str) -> str:
+    def render(self, steps: list[str], answer: str, **extras) -> str:
         return STEP_SEPARATOR.join([*steps, f"<answer>{answer}</answer>"])
 
     def is_well_formed(self, text: str) -> bool:
@@ -52,7 +53,7 @@ class ThinkAnswerFormat(AnswerFormat):
         r"^\s*<think>(?:(?!</?think>).)*</think>\s*<answer>(?:(?!</?answer>).)*</answer>\s*$", re.DOTALL
     )
 
-    def render(self, steps: list[str], answer: str) -> str:
+    def render(self, steps: list[str], answer: str, **extras) -> str:
         return f"<think>{STEP_SEPARATOR.join(steps)}</think> <answer>{answer}</answer>"
 
     def is_well_formed(self, text: str) -> bool:
@@ -83,7 +84,7 @@ def last_boxed(text: str) -> str | None:
 class BoxedFormat(AnswerFormat):
     """Free-form reasoning ending in ``\\boxed{N}``: the MATH convention (TEMPO's MATH reward reads the last box)."""
 
-    def render(self, steps: list[str], answer: str) -> str:
+    def render(self, steps: list[str], answer: str, **extras) -> str:
         return STEP_SEPARATOR.join([*steps, f"The final answer is $\\boxed{{{answer}}}$."])
 
     def extract_answer(self, text: str) -> str | None:
@@ -93,6 +94,43 @@ class BoxedFormat(AnswerFormat):
         return last_boxed(text) is not None
 
 
+class OfficialPatternFormat(AnswerFormat):
+    """RLCR's format checks (damanimehul/RLCR ``reward_fns.format_reward``): ``re.match`` of a pattern that needs
+    no opening ``<think>`` and allows only whitespace after the last tag; with a confidence tag, the last
+    ``<confidence>`` must hold a finite number in [0, 1] (the official check let ``nan`` through)."""
+
+    pattern: re.Pattern = re.compile(r".*?</think>\s*<answer>.*?</answer>\s*\Z", re.DOTALL | re.MULTILINE)
+
+    def render(self, steps: list[str], answer: str, **extras) -> str:
+        return f"<think>{STEP_SEPARATOR.join(steps)}</think> <answer>{answer}</answer>"
+
+    def is_well_formed(self, text: str) -> bool:
+        return isinstance(text, str) and self.pattern.match(text) is not None
+
+
+class ConfidenceFormat(OfficialPatternFormat):
+    """``...</think> <answer>y</answer> <analysis>why it may be wrong</analysis> <confidence>q</confidence>``
+    (RLCR's ``tabc``)."""
+
+    states_confidence = True
+    pattern = re.compile(
+        r".*?</think>\s*<answer>.*?</answer>\s*<analysis>.*?</analysis>\s*<confidence>.*?</confidence>\s*\Z",
+        re.DOTALL | re.MULTILINE,
+    )
+
+    def render(self, steps: list[str], answer: str, confidence: float = 0.5, analysis: str = "", **extras) -> str:
+        think = STEP_SEPARATOR.join(steps)
+        return (
+            f"<think>{think}</think> <answer>{answer}</answer> <analysis>{analysis}</analysis> "
+            f"<confidence>{confidence:g}</confidence>"
+        )
+
+    def is_well_formed(self, text: str) -> bool:
+        from rlrewards.algorithms.rlcr import parse_confidence
+
+        return super().is_well_formed(text) and parse_confidence(text) is not None
+
+
 ANSWER_FORMATS: Registry[AnswerFormat] = Registry("answer format", autoload=RECIPE_MODULES)
 ANSWER_FORMATS.register("answer_tag")(
     AnswerTagFormat("answer_tag", "Work step by step, one step per paragraph, and end with <answer>N</answer>.")
@@ -100,7 +138,16 @@ ANSWER_FORMATS.register("answer_tag")(
 ANSWER_FORMATS.register("think_answer")(
     ThinkAnswerFormat("think_answer", "Think inside <think></think>, then give <answer>N</answer>.")
 )
-
+ANSWER_FORMATS.register("ta")(
+    OfficialPatternFormat("ta", "Think, close with </think>, then give <answer>N</answer> and nothing after it.")
+)
+ANSWER_FORMATS.register("tabc")(
+    ConfidenceFormat(
+        "tabc",
+        "Think, close with </think>, give <answer>N</answer>, analyse how it could be wrong in <analysis></analysis>, "
+        "and end with your confidence (0 to 1) in <confidence></confidence>.",
+    )
+)
 ANSWER_FORMATS.register("boxed")(
     BoxedFormat("boxed", "Let's think step by step and output the final answer within \\boxed{}.")
 )

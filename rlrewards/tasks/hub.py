@@ -7,16 +7,40 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from datasets import Dataset, load_dataset
 
-from rlrewards.rewards.checkers import math_verify_match
+from rlrewards.rewards.checkers import CHECKERS
 from rlrewards.tasks.base import check_split, validate_rows
 from rlrewards.tasks.formats import last_boxed
+from rlrewards.tasks.prompts import resolve_system_prompt
 
-ANSWER_EXTRACTORS = {"boxed": last_boxed, "raw": lambda text: str(text).strip() if text is not None else None}
+
+def _raw(value) -> str | None:
+    return str(value).strip() if value is not None else None
+
+
+def _after_hashes(text) -> str | None:
+    """GSM8K: the number after the final ``####``, thousands separators removed."""
+    if not isinstance(text, str) or "####" not in text:
+        return None
+    return text.rsplit("####", 1)[1].strip().replace(",", "") or None
+
+
+def _aliases(value) -> str | None:
+    """A list of accepted answers (TriviaQA aliases) as a JSON list; a single string stays as it is."""
+    if isinstance(value, dict):  # TriviaQA's answer struct
+        value = [value.get("value"), *(value.get("aliases") or [])]
+    if isinstance(value, list | tuple):
+        names = [str(v) for v in dict.fromkeys(value) if v]
+        return json.dumps(names) if names else None
+    return _raw(value)
+
+
+ANSWER_EXTRACTORS = {"boxed": last_boxed, "raw": _raw, "gsm8k": _after_hashes, "aliases": _aliases}
 
 
 @dataclass
@@ -35,12 +59,19 @@ class HubMathTask:
     answer_extractor: str = "boxed"
     answer_format: str = "think_answer"
     prompt_template: str = "{problem}\n\nReason step by step and give the final answer as <answer>...</answer>."
+    system_prompt: str | None = None  # a registered name (rlrewards.tasks.prompts) or literal text
+    checker: str = "math_verify"  # how completions are graded: a CHECKERS name
     extra_fields: list[str] = field(default_factory=list)
 
     def __post_init__(self):
         if self.answer_extractor not in ANSWER_EXTRACTORS:
             raise ValueError(f"task.answer_extractor={self.answer_extractor!r}. Known: {', '.join(ANSWER_EXTRACTORS)}")
+        try:
+            CHECKERS.get(self.checker)
+        except KeyError as err:
+            raise ValueError(f"task.checker: {err.args[0]}") from None
         self.splits = dict(self.splits)
+        self.system_message = resolve_system_prompt(self.system_prompt)
 
     def spec(self) -> dict[str, Any]:
         return {"path": self.path, "config_name": self.config_name, "revision": self.revision, "splits": self.splits}
@@ -59,14 +90,14 @@ class HubMathTask:
         rows = []
         for index, record in enumerate(raw):
             problem, reference = record.get(self.problem_field), record.get(self.answer_field)
+            messages = [{"role": "system", "content": self.system_message}] if self.system_message else []
+            messages.append({"role": "user", "content": self.prompt_template.format(problem=problem)})
             rows.append(
                 {
                     "id": f"{self.name}-{split}-{index}",
-                    "prompt": [{"role": "user", "content": self.prompt_template.format(problem=problem)}]
-                    if problem
-                    else [],
+                    "prompt": messages if problem else [],
                     "answer": extract(reference) if reference is not None else None,
-                    "checker": "math_verify",
+                    "checker": self.checker,
                     **{key: record.get(key) for key in self.extra_fields},
                 }
             )
@@ -74,4 +105,4 @@ class HubMathTask:
         return Dataset.from_list(rows)
 
     def check(self, prediction: str | None, answer: str) -> bool:
-        return math_verify_match(prediction, answer)
+        return bool(CHECKERS.get(self.checker)(prediction, answer))

@@ -1,0 +1,57 @@
+"""Test-time aggregation of several sampled answers (RLCR Fig. 4): majority, confidence-weighted, max-confidence.
+
+Answers are compared as given (normalise them first, e.g. with the task's answer extraction); ``None`` answers
+(no answer extracted) never win unless nothing else is present. Inputs may be lists, numpy arrays or tensors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable, Sequence
+from typing import Any
+
+
+def _weights(weights: Any) -> list[float]:
+    if hasattr(weights, "detach"):
+        weights = weights.detach().cpu().tolist()
+    elif hasattr(weights, "tolist"):
+        weights = weights.tolist()
+    return [float(w) for w in weights]
+
+
+def _answers(answers: Any) -> list[Hashable]:
+    if hasattr(answers, "detach"):
+        answers = answers.detach().cpu().tolist()
+    elif hasattr(answers, "tolist"):
+        answers = answers.tolist()
+    return list(answers)
+
+
+def weighted_majority_vote(answers: Sequence[Hashable], weights: Sequence[float]) -> Hashable | None:
+    """The answer with the largest total weight; ties go to the answer seen first."""
+    answers, weights = _answers(answers), _weights(weights)
+    if len(answers) != len(weights):
+        raise ValueError(f"{len(answers)} answers but {len(weights)} weights")
+    totals: dict[Hashable, float] = {}
+    for answer, weight in zip(answers, weights):
+        if answer is not None:
+            totals[answer] = totals.get(answer, 0.0) + weight
+    if not totals:
+        return None
+    best = max(totals.values())
+    return next(answer for answer, total in totals.items() if total == best)
+
+
+def majority_vote(answers: Sequence[Hashable]) -> Hashable | None:
+    """The most frequent answer; ties go to the answer seen first."""
+    answers = _answers(answers)
+    return weighted_majority_vote(answers, [1.0] * len(answers))
+
+
+def max_confidence(answers: Sequence[Hashable], confidences: Sequence[float]) -> Hashable | None:
+    """The answer stated with the highest confidence; ties go to the earlier sample."""
+    answers, confidences = _answers(answers), _weights(confidences)
+    best, best_q = None, float("-inf")
+    for answer, q in zip(answers, confidences):
+        if answer is not None and q > best_q:
+            best, best_q = answer, q
+    return best

@@ -1,0 +1,125 @@
+"""Run several experiments over the same seeds and budget, then tabulate accuracy and reward curves side by side.
+
+    python scripts/compare_recipes.py --experiments tempo/arith_tiny tempo/arith_tiny_grpo --seeds 0 1 2 \\
+        --out results/demo/tempo_vs_grpo --reward-threshold 0.5
+
+Each seed's SFT warm start is built once and shared by every experiment (same cache). Writes to ``--out``:
+``table.md`` (held-out accuracy before/after RL, mean ± std over seeds; final training reward; steps until the
+smoothed training reward first reaches the threshold), ``curves.csv`` (step, reward per run) and ``runs.json``.
+``--reuse`` tabulates existing run directories without training.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import os
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ACCURACY_KEYS = [
+    ("greedy", "eval/before/accuracy_greedy", "eval/accuracy_greedy"),
+    ("sampled", "eval/before/accuracy_sampled", "eval/accuracy_sampled"),
+]
+
+
+def run(experiment: str, seed: int, run_dir: Path, cache: Path, overrides: list[str]) -> None:
+    command = [
+        sys.executable,
+        "-m",
+        "rlrewards.train",
+        f"experiment={experiment}",
+        f"seed={seed}",
+        "logger=none",
+        f"hydra.run.dir={run_dir}",
+        *overrides,
+    ]
+    env = {**os.environ, "RLREWARDS_CACHE": str(cache)}
+    start = time.perf_counter()
+    result = subprocess.run(command, env=env, capture_output=True, text=True)
+    if result.returncode != 0:
+        sys.exit(f"{experiment} seed {seed} failed:\n{result.stderr[-3000:]}")
+    print(f"  {experiment} seed {seed}: {time.perf_counter() - start:.0f} s", flush=True)
+
+
+def reward_curve(run_dir: Path) -> list[tuple[int, float]]:
+    curve = []
+    for line in (run_dir / "metrics.jsonl").read_text().splitlines():
+        record = json.loads(line)
+        if "train/reward" in record:
+            curve.append((int(record["step"]), float(record["train/reward"])))
+    return curve
+
+
+def steps_to_threshold(curve: list[tuple[int, float]], threshold: float, window: int) -> int | None:
+    """First step at which the mean of the last ``window`` logged rewards reaches ``threshold``."""
+    for index in range(window - 1, len(curve)):
+        if statistics.fmean(r for _, r in curve[index - window + 1 : index + 1]) >= threshold:
+            return curve[index][0]
+    return None
+
+
+def mean_std(values: list[float]) -> str:
+    if not values:
+        return "n/a"
+    spread = statistics.stdev(values) if len(values) > 1 else 0.0
+    return f"{statistics.fmean(values):.3f} ± {spread:.3f}"
+
+
+def tabulate(runs: list[dict], threshold: float, window: int) -> str:
+    header = (
+        "| experiment | seeds | greedy before | greedy after | sampled before | sampled after | "
+        f"final train reward | steps to reward ≥ {threshold} |"
+    )
+    lines = [header, "|" + "---|" * 8]
+    for experiment in dict.fromkeys(r["experiment"] for r in runs):
+        rows = [r for r in runs if r["experiment"] == experiment]
+        cells = [experiment, str(len(rows))]
+        for _, before, after in ACCURACY_KEYS:
+            cells += [mean_std([r["summary"][before] for r in rows]), mean_std([r["summary"][after] for r in rows])]
+        finals = [statistics.fmean(v for _, v in r["curve"][-window:]) for r in rows if r["curve"]]
+        reached = [steps_to_threshold(r["curve"], threshold, window) for r in rows]
+        steps = ", ".join("not reached" if s is None else str(s) for s in reached)
+        cells += [mean_std(finals), steps]
+        lines.append("| " + " | ".join(cells) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--experiments", nargs="+", required=True)
+    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument("--reward-threshold", type=float, default=0.5)
+    parser.add_argument("--window", type=int, default=4, help="logged points averaged for the reward curve")
+    parser.add_argument("--reuse", action="store_true", help="only tabulate existing runs under --out")
+    parser.add_argument("overrides", nargs="*", help="extra rlrewards-train overrides for every run")
+    args = parser.parse_args()
+    out = args.out.resolve()
+    out.mkdir(parents=True, exist_ok=True)
+    runs = []
+    for seed in args.seeds:
+        cache = out / "cache" / f"seed{seed}"
+        for experiment in args.experiments:
+            run_dir = out / "runs" / f"{experiment.replace('/', '--')}-s{seed}"
+            if not args.reuse:
+                run(experiment, seed, run_dir, cache, args.overrides)
+            summary = json.loads((run_dir / "summary.json").read_text())
+            runs.append({"experiment": experiment, "seed": seed, "summary": summary, "curve": reward_curve(run_dir)})
+    table = tabulate(runs, args.reward_threshold, args.window)
+    (out / "table.md").write_text(table)
+    with (out / "curves.csv").open("w", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["experiment", "seed", "step", "train_reward"])
+        for r in runs:
+            writer.writerows([r["experiment"], r["seed"], step, value] for step, value in r["curve"])
+    (out / "runs.json").write_text(json.dumps([{k: v for k, v in r.items() if k != "curve"} for r in runs], indent=1))
+    print(table)
+
+
+if __name__ == "__main__":
+    main()
