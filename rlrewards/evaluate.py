@@ -15,6 +15,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from rlrewards.config import ConfigError
 from rlrewards.eval.generation import decodings_from_config, evaluate_split
+from rlrewards.eval.plots import reliability_diagrams
 from rlrewards.models.loading import load_pretrained
 from rlrewards.train import CONFIG_DIR
 
@@ -42,6 +43,7 @@ def evaluate_run(cfg: DictConfig) -> dict[str, float]:
     with (out / "samples.jsonl").open("w") as handle:
         for record in records:
             handle.write(json.dumps(record) + "\n")
+    reliability_diagrams([{**r} for r in records], out, "eval")
     result = {"checkpoint": checkpoint, "split": str(cfg.split), "num_problems": len(dataset), **metrics}
     (out / "metrics.json").write_text(json.dumps(result, indent=2))
     for name, value in metrics.items():

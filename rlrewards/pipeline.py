@@ -20,6 +20,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from rlrewards.config import ConfigError, validate_config
 from rlrewards.eval.generation import decodings_from_config, evaluate_split
+from rlrewards.eval.plots import reliability_diagrams
 from rlrewards.models.loading import load_policy
 from rlrewards.rewards import build_reward_functions
 from rlrewards.tasks.base import DatasetRowError
@@ -135,6 +136,7 @@ def run_evaluation(cfg, policy, dataset, run_dir: Path, tracker: Tracker, stage:
         with (run_dir / "eval" / f"{stage}.jsonl").open("w") as handle:
             for record in records:
                 handle.write(json.dumps(record) + "\n")
+        reliability_diagrams(records, run_dir / "eval", stage)
         tracker.log(named, step=step)
     return named
 

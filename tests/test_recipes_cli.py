@@ -30,6 +30,9 @@ def test_recipe_runs_end_to_end_on_the_demo(recipe, tmp_path, cache_dir):
     logged = {}
     for line in (run_dir / "metrics.jsonl").read_text().splitlines():
         logged.update(json.loads(line))
+    if recipe == "rlcr":
+        assert (run_dir / "eval" / "reliability_after_greedy.png").stat().st_size > 1000
+        assert (run_dir / "eval" / "reliability_before_sampled.png").exists()
     for name in RECIPE_METRICS[recipe]:
         assert name in logged, sorted(logged)
         assert logged[name] == logged[name]  # not NaN

@@ -89,7 +89,7 @@ def score_samples(dataset, samples: list[list[str]], answer_format: str) -> list
         checker = CHECKERS.get(row.get("checker") or "numeric")
         for k, text in enumerate(row_samples):
             predicted = fmt.extract_answer(text)
-            confidence = parse_confidence(text) if fmt.states_confidence else None
+            stated = {"confidence": parse_confidence(text)} if fmt.states_confidence else {}
             records.append(
                 {
                     "id": row.get("id"),
@@ -99,7 +99,7 @@ def score_samples(dataset, samples: list[list[str]], answer_format: str) -> list
                     "answer": row["answer"],
                     "correct": bool(checker(predicted, row["answer"])),
                     "well_formed": fmt.is_well_formed(text),
-                    "confidence": confidence,
+                    **stated,
                     "level": row.get("level"),
                 }
             )
