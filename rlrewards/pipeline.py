@@ -99,6 +99,7 @@ def train_and_evaluate(cfg, task, train_dataset, eval_dataset, run_dir: Path, tr
         aux_loss=aux_loss,
         aux_loss_coef=float(aux_spec.get("coef", 1.0)) if aux_spec else 0.0,
         aux_loss_name=str(aux_spec.get("name")) if aux_spec else "aux",
+        slot_token_id=resolve_slot_token(recipe.get("slot_token"), policy.tokenizer),
     )
     train_start = time.perf_counter()
     result = trainer.train()
@@ -119,6 +120,21 @@ def train_and_evaluate(cfg, task, train_dataset, eval_dataset, run_dir: Path, tr
         run_evaluation(cfg, policy, eval_dataset, run_dir, tracker, stage="after", step=int(result.global_step))
     )
     return summary
+
+
+def resolve_slot_token(token, tokenizer) -> int | None:
+    """``recipe.slot_token`` (a token string or an id) -> a vocabulary id, failing early on unknown tokens."""
+    if token is None:
+        return None
+    if isinstance(token, int):
+        token_id = token
+    else:
+        token_id = tokenizer.convert_tokens_to_ids(str(token))
+        if token_id is None or token_id == tokenizer.unk_token_id:
+            raise ConfigError(f"recipe.slot_token={token!r} is not a single token of this tokenizer")
+    if not 0 <= int(token_id) < len(tokenizer):
+        raise ConfigError(f"recipe.slot_token={token!r}: id {token_id} is outside the vocabulary ({len(tokenizer)})")
+    return int(token_id)
 
 
 def run_evaluation(cfg, policy, dataset, run_dir: Path, tracker: Tracker, stage: str, step: int) -> dict[str, float]:

@@ -71,3 +71,18 @@ def test_bad_difficulty_is_rejected_with_the_key():
         ArithTask(min_steps=3, max_steps=2)
     with pytest.raises(ValueError, match="unknown split|Unknown split"):
         ArithTask(split_sizes=SMALL).load_split("dev")
+
+
+def test_problems_that_reach_max_value_still_sample():
+    # Long chains hit max_value; "+" is then impossible and must not be drawn (it raised before).
+    task = ArithTask(
+        min_steps=1,
+        max_steps=4,
+        max_operand=9,
+        max_multiplier=5,
+        max_value=99,
+        split_sizes={"train": 3000, "validation": 10, "test": 10},
+    )
+    rows = task.load_split("train")
+    assert len(rows) == 3000 and set(rows["level"]) == {1, 2, 3, 4}
+    assert all(0 <= int(a) <= 99 for a in rows["answer"])

@@ -12,6 +12,15 @@ RECIPE_METRICS = {
     # be logged in training; the calibration metrics themselves are checked in test_rlcr.py.
     "rlcr": ["train/rlcr/format_failure_rate", "eval/ece_greedy", "eval/brier_sampled", "eval/tts_wmaj@4_sampled"],
     "rlvr": ["train/rewards/format/mean", "train/rewards/accuracy/mean"],
+    "laser": ["train/laser/c_ref", "train/aux/laser_self_reward/loss", "train/laser/mixed_frac"],
+}
+# LaSeR's warm-ups shrunk so that 3 steps go through all three phases: GRPO, + loss, + mixing.
+EXTRA_OVERRIDES = {
+    "laser": [
+        "recipe.advantage.kwargs.reasoning_warmup=1",
+        "recipe.advantage.kwargs.self_reward_warmup=1",
+        "trainer.max_steps=3",
+    ],
 }
 
 
@@ -22,14 +31,20 @@ def cache_dir(tmp_path_factory):
 
 @pytest.mark.parametrize("recipe", sorted(RECIPE_METRICS))
 def test_recipe_runs_end_to_end_on_the_demo(recipe, tmp_path, cache_dir):
-    result = cli([*FAST, f"recipe={recipe}"], tmp_path, cache_dir)
+    result = cli([*FAST, f"recipe={recipe}", *EXTRA_OVERRIDES.get(recipe, [])], tmp_path, cache_dir)
     assert result.returncode == 0, result.stderr[-3000:]
     run_dir = only_run_dir(tmp_path)
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["recipe"] == recipe and summary["steps"] == 2
-    logged = {}
+    assert summary["recipe"] == recipe and summary["steps"] == (3 if recipe == "laser" else 2)
+    logged, history = {}, []
     for line in (run_dir / "metrics.jsonl").read_text().splitlines():
-        logged.update(json.loads(line))
+        history.append(json.loads(line))
+        logged.update(history[-1])
+    if recipe == "laser":
+        phases = [
+            (h["train/laser/loss_active"], h["train/laser/mixing_active"]) for h in history if "train/laser/c_ref" in h
+        ]
+        assert phases == [(0.0, 0.0), (1.0, 0.0), (1.0, 1.0)]
     if recipe == "rlcr":
         assert (run_dir / "eval" / "reliability_after_greedy.png").stat().st_size > 1000
         assert (run_dir / "eval" / "reliability_before_sampled.png").exists()

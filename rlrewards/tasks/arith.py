@@ -63,7 +63,7 @@ def sample_problem(
     value = rng.randint(1, max_operand)
     start, ops = value, []
     for _ in range(steps):
-        choices = ["+"]
+        choices = ["+"] if value < max_value else []
         if value >= 1:
             choices.append("-")
         if value >= 1 and value * 2 <= max_value:

@@ -34,6 +34,8 @@ class RolloutBatch:
     global_step: int
     pad_token_id: int
     eos_token_ids: list[int] = field(default_factory=list)
+    # (N,) log pi(slot token | prompt, completion) under the generating policy; only for estimators that ask for it
+    slot_logps: torch.Tensor | None = None
 
 
 @dataclass

@@ -5,6 +5,13 @@
     computed on the generation batch gathered over all processes and then sliced to this process's rows.
 (c) ``aux_loss`` adds ``coef * loss`` to the policy loss, reading the log-probs of the same forward pass.
 
+``slot_token_id`` (LaSeR): every policy forward also scores one extra token placed right after each completion:
+the token is appended to the input, its log-prob ``log pi(slot | prompt, completion)`` is read from the same
+forward (causality leaves every earlier logit unchanged) and stripped before TRL sees the log-probs, so the
+policy loss never includes the slot. The loss forward hands it to the auxiliary loss as ``inputs["slot_logps"]``;
+estimators that ask for it (``needs_slot_logps(step)``) get it on the gathered batch, from TRL's old-log-prob pass
+when TRL runs one and otherwise from one extra no-grad forward.
+
 With neither hook set, every overridden method defers to TRL unchanged: the ``grpo`` recipe trains exactly as the
 stock trainer does (``tests/test_trainer_parity.py``). This file is the only place that touches TRL internals,
 which is why ``trl`` is pinned exactly.
@@ -30,9 +37,12 @@ class RecipeGRPOTrainer(GRPOTrainer):
         aux_loss: AuxiliaryLoss | None = None,
         aux_loss_coef: float = 0.0,
         aux_loss_name: str = "aux",
+        slot_token_id: int | None = None,
         **kwargs,
     ):
         super().__init__(*args, **kwargs)
+        self.slot_token_id = slot_token_id
+        self._slot_logps: torch.Tensor | None = None
         self.advantage_estimator = advantage_estimator
         self.recipe_aux_loss = aux_loss
         self.recipe_aux_loss_coef = float(aux_loss_coef)
@@ -52,10 +62,13 @@ class RecipeGRPOTrainer(GRPOTrainer):
         return rewards_per_func
 
     def _generate_and_score_completions(self, inputs):
+        self._slot_logps = None  # only a slot scored during this generation step may be reused below
         output = super()._generate_and_score_completions(inputs)
         if self.advantage_estimator is None or not self.model.training:
             return output
         batch = self._rollout_batch(output)
+        if self.slot_token_id is not None and self._estimator_needs_slot():
+            batch.slot_logps = gather(self._generation_slot_logps(output))
         result = self.advantage_estimator(batch)
         self._install_advantages(output, result, batch)
         return output
@@ -90,6 +103,26 @@ class RecipeGRPOTrainer(GRPOTrainer):
             eos_token_ids=eos_ids,
         )
 
+    def _estimator_needs_slot(self) -> bool:
+        needs = getattr(self.advantage_estimator, "needs_slot_logps", None)
+        return bool(needs(self.state.global_step)) if callable(needs) else False
+
+    def _generation_slot_logps(self, output: dict[str, Any]) -> torch.Tensor:
+        """Slot log-probs of the local rows under the current (= old) policy, no grad."""
+        if self._slot_logps is not None:
+            return self._slot_logps.detach()  # TRL's old-log-prob pass already scored the slot
+        input_ids = torch.cat([output["prompt_ids"], output["completion_ids"]], dim=1)
+        attention_mask = torch.cat([output["prompt_mask"], output["completion_mask"]], dim=1)
+        with torch.no_grad():
+            self._get_per_token_logps_and_entropies(
+                self.model,
+                input_ids,
+                attention_mask,
+                output["completion_ids"].shape[1],
+                batch_size=self.args.per_device_train_batch_size,
+            )
+        return self._slot_logps.detach()
+
     def _install_advantages(self, output: dict[str, Any], result: AdvantageOutput, batch: RolloutBatch) -> None:
         local_rows = output["completion_ids"].shape[0]
         start = self.accelerator.process_index * local_rows
@@ -117,11 +150,37 @@ class RecipeGRPOTrainer(GRPOTrainer):
 
     # --- (c) auxiliary loss -------------------------------------------------------------------------------------
 
-    def _get_per_token_logps_and_entropies(self, *args, **kwargs):
-        result = super()._get_per_token_logps_and_entropies(*args, **kwargs)
+    def _get_per_token_logps_and_entropies(self, model, input_ids, attention_mask, logits_to_keep, *args, **kwargs):
+        reference = getattr(self, "ref_model", None)
+        if self.slot_token_id is None or (reference is not None and model is reference):  # the reference never scores
+            result = super()._get_per_token_logps_and_entropies(
+                model, input_ids, attention_mask, logits_to_keep, *args, **kwargs
+            )
+        else:
+            result = self._logps_with_slot(model, input_ids, attention_mask, logits_to_keep, *args, **kwargs)
         if self._capture_forward:
             self._captured_forward = (result[0], result[1])
         return result
+
+    def _logps_with_slot(self, model, input_ids, attention_mask, logits_to_keep, *args, **kwargs):
+        """Append the slot token after each completion's last token, score it in the same forward, strip it."""
+        rows = input_ids.shape[0]
+        completion_lengths = attention_mask[:, -logits_to_keep:].sum(dim=1).long()
+        pad = torch.full((rows, 1), self._tokenizer.pad_token_id, dtype=input_ids.dtype, device=input_ids.device)
+        extended_ids = torch.cat([input_ids, pad], dim=1)
+        extended_mask = torch.cat([attention_mask, torch.zeros_like(attention_mask[:, :1])], dim=1)
+        prompt_width = input_ids.shape[1] - logits_to_keep
+        slot_columns = prompt_width + completion_lengths  # first position after the completion
+        row_index = torch.arange(rows, device=input_ids.device)
+        extended_ids[row_index, slot_columns] = self.slot_token_id
+        extended_mask[row_index, slot_columns] = 1  # TRL scores only attended positions; later ones are padding
+        logps, entropies, *rest = super()._get_per_token_logps_and_entropies(
+            model, extended_ids, extended_mask, logits_to_keep + 1, *args, **kwargs
+        )
+        self._slot_logps = logps.gather(1, completion_lengths.unsqueeze(1)).squeeze(1)
+        logps = logps[:, :logits_to_keep]
+        entropies = entropies[:, :logits_to_keep] if entropies is not None else None
+        return (logps, entropies, *rest)
 
     def _compute_loss(self, model, inputs):
         if self.recipe_aux_loss is None:
@@ -133,6 +192,8 @@ class RecipeGRPOTrainer(GRPOTrainer):
             self._capture_forward = False
         per_token_logps, entropies = self._captured_forward
         self._captured_forward = None
+        if self.slot_token_id is not None:
+            inputs = {**inputs, "slot_logps": self._slot_logps}
         aux = self.recipe_aux_loss(inputs, per_token_logps, entropies, self.state.global_step)
         mode = "train" if self.model.training else "eval"
         # TRL scales the policy loss for gradient accumulation itself (HF auto-scaling is off), so match it.
