@@ -36,6 +36,9 @@ class RolloutBatch:
     eos_token_ids: list[int] = field(default_factory=list)
     # (N,) log pi(slot token | prompt, completion) under the generating policy; only for estimators that ask for it
     slot_logps: torch.Tensor | None = None
+    prompt_ids: torch.Tensor | None = None  # (N, P) left-padded, gathered
+    prompt_mask: torch.Tensor | None = None
+    tokenizer: Any = None  # the policy's tokenizer (decoding steps, finding separators)
 
 
 @dataclass

@@ -78,6 +78,10 @@ class RecipeGRPOTrainer(GRPOTrainer):
         completion_ids = self.accelerator.pad_across_processes(output["completion_ids"], dim=1, pad_index=pad_id)
         completion_mask = self.accelerator.pad_across_processes(output["completion_mask"], dim=1, pad_index=0)
         completion_ids, completion_mask = gather(completion_ids), gather(completion_mask)
+        prompt_ids = self.accelerator.pad_across_processes(
+            output["prompt_ids"], dim=1, pad_index=pad_id, pad_first=True
+        )
+        prompt_mask = self.accelerator.pad_across_processes(output["prompt_mask"], dim=1, pad_index=0, pad_first=True)
         rewards_per_func = self._gathered_rewards_per_func
         weights = self.reward_weights.to(rewards_per_func.device)
         unscorable = torch.isnan(rewards_per_func).all(dim=1)
@@ -101,6 +105,9 @@ class RecipeGRPOTrainer(GRPOTrainer):
             global_step=self.state.global_step,
             pad_token_id=pad_id,
             eos_token_ids=eos_ids,
+            prompt_ids=gather(prompt_ids),
+            prompt_mask=gather(prompt_mask),
+            tokenizer=self._tokenizer,
         )
 
     def _estimator_needs_slot(self) -> bool:
