@@ -12,6 +12,8 @@ RECIPE_METRICS = {
     # be logged in training; the calibration metrics themselves are checked in test_rlcr.py.
     "rlcr": ["train/rlcr/format_failure_rate", "eval/ece_greedy", "eval/brier_sampled", "eval/tts_wmaj@4_sampled"],
     "rlvr": ["train/rewards/format/mean", "train/rewards/accuracy/mean"],
+    "pure": ["train/pure/num_steps", "train/pure/step_reward_min", "train/pure/single_step_frac"],
+    "pure_sum": ["train/pure/num_steps", "train/pure/step_reward_mean"],
     "laser": ["train/laser/c_ref", "train/aux/laser_self_reward/loss", "train/laser/mixed_frac"],
 }
 # LaSeR's warm-ups shrunk so that 3 steps go through all three phases: GRPO, + loss, + mixing.

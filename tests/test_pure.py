@@ -1,0 +1,158 @@
+"""PURE: the min-form transform, step splitting, advantages and PRMs against hand-computed values."""
+
+import math
+
+import pytest
+import torch
+
+from rlrewards.algorithms.pure import (
+    StepSeparators,
+    min_form_rewards,
+    pure_advantages,
+    separator_token_ids,
+    split_steps,
+)
+from rlrewards.recipes.pure import ArithRulePRM, HackableArithPRM, HFTokenClassificationPRM, StepBatch
+
+
+def test_min_form_transform_hand_computed():
+    r = torch.tensor([[0.9, -0.5, 0.8], [0.95, 0.90, 0.99]])
+    out = min_form_rewards(r, torch.ones(2, 3, dtype=torch.bool), 0.1)
+    torch.testing.assert_close(out[0], torch.tensor([0.0, -0.5, 0.0]), atol=1e-5, rtol=0)
+    torch.testing.assert_close(out[1], torch.tensor([0.286, 0.447, 0.200]), atol=1e-3, rtol=0)
+    at_one = min_form_rewards(r[:1], torch.ones(1, 3, dtype=torch.bool), 1.0)
+    torch.testing.assert_close(at_one, torch.tensor([[0.146, -0.329, 0.144]]), atol=1e-3, rtol=0)
+
+
+def test_min_form_is_stable_at_tiny_temperature_and_respects_the_mask():
+    r = torch.tensor([[0.9, -0.5, 0.8], [0.3, 0.2, 0.0]])
+    mask = torch.tensor([[True, True, True], [True, True, False]])
+    out = min_form_rewards(r, mask, 1e-3)
+    assert torch.isfinite(out).all()
+    torch.testing.assert_close(out.sum(dim=1), torch.tensor([-0.5, 0.2]))
+    assert out[1, 2] == 0.0
+    empty = min_form_rewards(torch.zeros(1, 2), torch.zeros(1, 2, dtype=torch.bool), 0.1)
+    assert torch.equal(empty, torch.zeros(1, 2))
+    with pytest.raises(ValueError):
+        min_form_rewards(r, mask, 0.0)
+
+
+def test_steps_split_on_the_tiny_tokenizer(tiny_tokenizer):
+    separators = separator_token_ids(tiny_tokenizer)
+    text = "1+2=3\n\n3*4=12\n\n<answer>12</answer>"
+    ids = tiny_tokenizer(text, add_special_tokens=False)["input_ids"] + [tiny_tokenizer.eos_token_id]
+    layout = split_steps(
+        torch.tensor([ids, ids[:9] + [0] * (len(ids) - 9)]),
+        torch.tensor([[1] * len(ids), [1] * 9 + [0] * (len(ids) - 9)]),
+        separators,
+    )
+    assert layout.ends[0].tolist() == [6, 14, 19]
+    assert layout.token_counts[0].tolist() == [6, 7, 4]
+    assert layout.ends[1].tolist() == [6, 8, -1] and layout.mask[1].tolist() == [True, True, False]
+
+
+def test_every_blank_line_token_ends_a_step():
+    from tokenizers import Tokenizer, models, pre_tokenizers
+    from transformers import PreTrainedTokenizerFast
+
+    vocab = {"[UNK]": 0, "x": 1, "y": 2, "\n\n": 3, ".\n\n": 4, ":\n\n": 5, "\n": 6, "</s>": 7}
+    core = Tokenizer(models.WordLevel(vocab, unk_token="[UNK]"))
+    core.pre_tokenizer = pre_tokenizers.Split(r"(\.?:?\n\n|\n|x|y)", behavior="isolated")
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=core, unk_token="[UNK]", eos_token="</s>")
+    separators = separator_token_ids(tokenizer)
+    assert set(separators.blank_line) == {3, 4, 5}
+    ids = torch.tensor([[1, 4, 2, 5, 1, 3, 2, 7]])
+    layout = split_steps(ids, torch.ones_like(ids), separators)
+    assert layout.ends[0].tolist() == [1, 3, 5, 7]
+
+
+def hand_layout():
+    # Row 0: 5 tokens, steps end at 1 and 4 (1 and 2 tokens before the end token); row 1: 3 tokens, one step.
+    ids = torch.tensor([[1, 9, 2, 2, 0], [3, 3, 0, 0, 0]])
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]])
+    layout = split_steps(ids, mask, StepSeparators(blank_line=(9,), newline=(), ends_with_newline=()))
+    return layout, mask
+
+
+def test_token_baseline_returns_and_masking_by_hand():
+    layout, mask = hand_layout()
+    assert layout.ends.tolist() == [[1, 4], [2, -1]] and layout.token_counts.tolist() == [[1, 2], [2, 0]]
+    steps = torch.tensor([[0.5, -0.5], [1.0, 0.0]])
+    raw = pure_advantages(steps, layout, mask, group_size=2, credit="sum", mask_step_ends=False, whiten=False)
+    # R = (0, 1), L = (5, 3): b_0 = 1/3, b_1 = 0. Step-end rewards: row 0: 0.5 - 1/3, -0.5 - 2/3; row 1: 1.0.
+    torch.testing.assert_close(raw[0], torch.tensor([-1.0, -1.0, -7 / 6, -7 / 6, -7 / 6]))
+    torch.testing.assert_close(raw[1], torch.tensor([1.0, 1.0, 1.0, 0.0, 0.0]))
+    masked = pure_advantages(steps, layout, mask, group_size=2, credit="sum", whiten=False)
+    torch.testing.assert_close(masked[0], torch.tensor([-1.0, 0.0, -7 / 6, -7 / 6, 0.0]))
+    torch.testing.assert_close(masked[1], torch.tensor([1.0, 1.0, 0.0, 0.0, 0.0]))
+    whitened = pure_advantages(steps, layout, mask, group_size=2, credit="sum")
+    values = [-1.0, -7 / 6, -7 / 6, 1.0, 1.0]
+    mean = sum(values) / 5
+    variance = (sum((v - mean) ** 2 for v in values) + 3 * mean**2) / 5  # 3 zeroed step ends count in the sum
+    expected = [(-1.0 - mean), 0.0, (-7 / 6 - mean), (-7 / 6 - mean), 0.0]
+    torch.testing.assert_close(whitened[0], torch.tensor(expected) / math.sqrt(variance))
+    assert whitened[1, 2:].abs().sum() == 0
+
+
+def test_verifiable_reward_leave_one_out_and_min_credit():
+    layout, mask = hand_layout()
+    steps = torch.tensor([[0.5, -0.5], [1.0, 0.0]])
+    # Solved (1, 0): v = (0, -1), leave-one-out: (0 - (-1), -1 - 0) = (1, -1), added at the last tokens.
+    with_vr = pure_advantages(
+        steps, layout, mask, 2, credit="sum", verifiable=torch.tensor([1.0, 0.0]), mask_step_ends=False, whiten=False
+    )
+    plain = pure_advantages(steps, layout, mask, 2, credit="sum", mask_step_ends=False, whiten=False)
+    torch.testing.assert_close(with_vr[0] - plain[0], torch.ones(5))
+    torch.testing.assert_close(with_vr[1] - plain[1], torch.tensor([-1.0, -1.0, -1.0, 0.0, 0.0]))
+    no_truth = pure_advantages(
+        steps,
+        layout,
+        mask,
+        2,
+        credit="sum",
+        verifiable=torch.tensor([float("nan")] * 2),
+        mask_step_ends=False,
+        whiten=False,
+    )
+    torch.testing.assert_close(no_truth, plain)
+    # Min form at T = 0.1 puts almost all of row 0's credit on its worst step.
+    min_form = pure_advantages(steps, layout, mask, 2, credit="min", mask_step_ends=False, whiten=False)
+    r_star = min_form_rewards(steps, layout.mask, 0.1)
+    b0 = r_star[1].sum() / 3
+    torch.testing.assert_close(min_form[0, 4], r_star[0, 1] - b0 * 2)
+
+
+def test_rule_and_hackable_prms():
+    steps = [["3+4=7\n\n", "7*2=14\n\n", "<answer>14</answer>"], ["3+4=8\n\n", "8=8\n\n", "<answer>8</answer>"]]
+    batch = StepBatch([[]] * 2, [[]] * 2, [[]] * 2, steps)
+    assert ArithRulePRM().score(batch) == [[1.0, 1.0, 1.0], [-1.0, -1.0, 1.0]]
+    assert HackableArithPRM().score(batch) == [[0.5, 0.5, 0.5], [-1.0, 0.9, 0.5]]
+    noisy = ArithRulePRM(noise=1.0).score(batch)
+    assert noisy == [[-1.0, -1.0, -1.0], [1.0, 1.0, -1.0]]
+
+
+def test_hf_token_classification_prm_layout_and_range(tiny_tokenizer):
+    from transformers import Qwen2Config, Qwen2ForTokenClassification
+
+    torch.manual_seed(0)
+    config = Qwen2Config(
+        vocab_size=len(tiny_tokenizer),
+        hidden_size=32,
+        num_hidden_layers=1,
+        num_attention_heads=2,
+        num_key_value_heads=1,
+        intermediate_size=64,
+        num_labels=2,
+        pad_token_id=tiny_tokenizer.pad_token_id,
+    )
+    prm = HFTokenClassificationPRM(
+        model_object=Qwen2ForTokenClassification(config), tokenizer_object=tiny_tokenizer, batch_size=2
+    )
+    newline = tiny_tokenizer("\n", add_special_tokens=False)["input_ids"][0]
+    ids, positions = prm.build_inputs([5, 6], [10, 11, newline, 12, 13, 1], [2, 5])
+    assert ids == [5, 6, 10, 11, newline, 12, 13, newline] and positions == [4, 7]
+    batch = StepBatch([[5, 6], [7]], [[10, 11, newline, 12, 13, 1], [14, 1]], [[2, 5], [1]], [["a", "b"], ["c"]])
+    scores = prm.score(batch)
+    assert [len(s) for s in scores] == [2, 1]
+    assert all(-1.0 <= v <= 1.0 for row in scores for v in row)
+    assert not prm.model.training
