@@ -46,12 +46,12 @@ def run(experiment: str, seed: int, run_dir: Path, cache: Path, overrides: list[
     print(f"  {experiment} seed {seed}: {time.perf_counter() - start:.0f} s", flush=True)
 
 
-def reward_curve(run_dir: Path) -> list[tuple[int, float]]:
+def metric_curve(run_dir: Path, metric: str) -> list[tuple[int, float]]:
     curve = []
     for line in (run_dir / "metrics.jsonl").read_text().splitlines():
         record = json.loads(line)
-        if "train/reward" in record:
-            curve.append((int(record["step"]), float(record["train/reward"])))
+        if metric in record:
+            curve.append((int(record["step"]), float(record[metric])))
     return curve
 
 
@@ -70,12 +70,16 @@ def mean_std(values: list[float]) -> str:
     return f"{statistics.fmean(values):.3f} ± {spread:.3f}"
 
 
-def tabulate(runs: list[dict], threshold: float, window: int) -> str:
+def tabulate(
+    runs: list[dict], threshold: float, window: int, curve_metric: str, extra: list[str], summary_keys: list[str]
+) -> str:
     header = (
         "| experiment | seeds | greedy before | greedy after | sampled before | sampled after | "
-        f"final train reward | steps to reward ≥ {threshold} |"
+        f"final {curve_metric} | steps to {curve_metric} ≥ {threshold} |"
+        + "".join(f" final {m} |" for m in extra)
+        + "".join(f" {k} |" for k in summary_keys)
     )
-    lines = [header, "|" + "---|" * 8]
+    lines = [header, "|" + "---|" * (8 + len(extra) + len(summary_keys))]
     for experiment in dict.fromkeys(r["experiment"] for r in runs):
         rows = [r for r in runs if r["experiment"] == experiment]
         cells = [experiment, str(len(rows))]
@@ -85,6 +89,11 @@ def tabulate(runs: list[dict], threshold: float, window: int) -> str:
         reached = [steps_to_threshold(r["curve"], threshold, window) for r in rows]
         steps = ", ".join("not reached" if s is None else str(s) for s in reached)
         cells += [mean_std(finals), steps]
+        for metric in extra:
+            values = [statistics.fmean(v for _, v in r["extra"][metric][-window:]) for r in rows if r["extra"][metric]]
+            cells.append(mean_std(values))
+        for key in summary_keys:
+            cells.append(mean_std([r["summary"][key] for r in rows if r["summary"].get(key) is not None]))
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
@@ -96,6 +105,9 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--reward-threshold", type=float, default=0.5)
     parser.add_argument("--window", type=int, default=4, help="logged points averaged for the reward curve")
+    parser.add_argument("--curve-metric", default="train/reward", help="the logged metric to follow")
+    parser.add_argument("--extra-metrics", nargs="*", default=[], help="more logged metrics to tabulate (final)")
+    parser.add_argument("--summary-metrics", nargs="*", default=[], help="summary.json keys to tabulate")
     parser.add_argument("--reuse", action="store_true", help="only tabulate existing runs under --out")
     parser.add_argument("overrides", nargs="*", help="extra rlrewards-train overrides for every run")
     args = parser.parse_args()
@@ -109,15 +121,27 @@ def main() -> None:
             if not args.reuse:
                 run(experiment, seed, run_dir, cache, args.overrides)
             summary = json.loads((run_dir / "summary.json").read_text())
-            runs.append({"experiment": experiment, "seed": seed, "summary": summary, "curve": reward_curve(run_dir)})
-    table = tabulate(runs, args.reward_threshold, args.window)
+            runs.append(
+                {
+                    "experiment": experiment,
+                    "seed": seed,
+                    "summary": summary,
+                    "curve": metric_curve(run_dir, args.curve_metric),
+                    "extra": {m: metric_curve(run_dir, m) for m in args.extra_metrics},
+                }
+            )
+    table = tabulate(
+        runs, args.reward_threshold, args.window, args.curve_metric, args.extra_metrics, args.summary_metrics
+    )
     (out / "table.md").write_text(table)
     with (out / "curves.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
-        writer.writerow(["experiment", "seed", "step", "train_reward"])
+        writer.writerow(["experiment", "seed", "metric", "step", "value"])
         for r in runs:
-            writer.writerows([r["experiment"], r["seed"], step, value] for step, value in r["curve"])
-    (out / "runs.json").write_text(json.dumps([{k: v for k, v in r.items() if k != "curve"} for r in runs], indent=1))
+            for metric, curve in {args.curve_metric: r["curve"], **r["extra"]}.items():
+                writer.writerows([r["experiment"], r["seed"], metric, step, value] for step, value in curve)
+    kept = [{k: v for k, v in r.items() if k not in ("curve", "extra")} for r in runs]
+    (out / "runs.json").write_text(json.dumps(kept, indent=1))
     print(table)
 
 

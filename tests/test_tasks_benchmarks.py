@@ -144,3 +144,13 @@ def test_rlcr_sets_use_the_official_layout_and_their_checkers():
 def test_unknown_checker_is_rejected_by_name():
     with pytest.raises(ValueError, match="task.checker: Unknown answer checker 'nope'"):
         load_task("gsm8k", {"test": "gsm8k/test.jsonl"}).__class__(path="x", checker="nope")
+
+
+def test_laser_sets_load_from_files_with_the_official_keys():
+    deepmath = load_task("deepmath", {"train": "deepmath/train.jsonl"}, recipe="laser")
+    row = deepmath.load_split("train")[0]
+    assert row["answer"] == "3" and row["prompt"][-1]["content"].endswith("final answer within \\boxed{}.")
+    for name, answer in [("aime24", "204"), ("aime25", "70"), ("olympiadbench", "2")]:
+        task = load_task(name, {"test": f"{name}/test.jsonl"}, recipe="laser")
+        first = task.load_split("test")[0]
+        assert first["answer"] == answer and task.check(f"{answer}.0", first["answer"]), name
