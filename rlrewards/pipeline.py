@@ -19,7 +19,7 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from rlrewards.config import ConfigError, validate_config
-from rlrewards.eval.generation import decodings_from_config, evaluate_split
+from rlrewards.eval.generation import SelfRewardSpec, decodings_from_config, evaluate_split
 from rlrewards.eval.plots import reliability_diagrams
 from rlrewards.models.loading import load_policy
 from rlrewards.rewards import build_reward_functions
@@ -117,7 +117,16 @@ def train_and_evaluate(cfg, task, train_dataset, eval_dataset, run_dir: Path, tr
         trainer.save_model(str(run_dir / "model"))
         policy.tokenizer.save_pretrained(str(run_dir / "model"))
     summary.update(
-        run_evaluation(cfg, policy, eval_dataset, run_dir, tracker, stage="after", step=int(result.global_step))
+        run_evaluation(
+            cfg,
+            policy,
+            eval_dataset,
+            run_dir,
+            tracker,
+            stage="after",
+            step=int(result.global_step),
+            c_ref=_last_logged(trainer, "laser/c_ref"),
+        )
     )
     return summary
 
@@ -137,12 +146,36 @@ def resolve_slot_token(token, tokenizer) -> int | None:
     return int(token_id)
 
 
-def run_evaluation(cfg, policy, dataset, run_dir: Path, tracker: Tracker, stage: str, step: int) -> dict[str, float]:
+def self_reward_spec(cfg, tokenizer, c_ref: float | None) -> SelfRewardSpec | None:
+    """LaSeR's test-time scoring for recipes with a slot token, once c_ref is known (configured or measured)."""
+    recipe = cfg.recipe
+    if recipe.get("slot_token") is None:
+        return None
+    configured = (recipe.get("advantage") or {}).get("kwargs", {}).get("c_ref")
+    value = c_ref if c_ref is not None else configured
+    if value is None or value == "auto":
+        return None
+    return SelfRewardSpec(
+        slot_token_id=resolve_slot_token(recipe.slot_token, tokenizer),
+        c_ref=float(value),
+        beta_v=float(recipe.get("beta_v", 0.1)),
+    )
+
+
+def run_evaluation(
+    cfg, policy, dataset, run_dir: Path, tracker: Tracker, stage: str, step: int, c_ref: float | None = None
+) -> dict[str, float]:
     evaluation = cfg.evaluation
     decodings = decodings_from_config(evaluation.decodings, evaluation.max_new_tokens, evaluation.batch_size)
     start = time.perf_counter()
     metrics, records = evaluate_split(
-        policy.model, policy.tokenizer, dataset, cfg.recipe.answer_format, decodings, seed=int(cfg.seed)
+        policy.model,
+        policy.tokenizer,
+        dataset,
+        cfg.recipe.answer_format,
+        decodings,
+        seed=int(cfg.seed),
+        self_reward=self_reward_spec(cfg, policy.tokenizer, c_ref),
     )
     prefix = "eval/before/" if stage == "before" else "eval/"
     named = {f"{prefix}{k}": v for k, v in metrics.items()}

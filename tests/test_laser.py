@@ -148,3 +148,21 @@ def test_estimator_phases_weights_and_auto_c_ref():
     expected = mixed_advantages(batch.grpo_advantages, scores, batch.is_finished, 2, tau=0.5)
     torch.testing.assert_close(third.advantages, expected)
     assert not torch.equal(third.advantages, batch.grpo_advantages)
+
+
+def test_test_time_self_reward_metrics_and_weighted_vote():
+    from rlrewards.eval.generation import self_reward_metrics
+
+    records = [
+        {"id": 1, "sample": 0, "extracted": "7", "correct": True, "self_reward": 0.9},
+        {"id": 1, "sample": 1, "extracted": "8", "correct": False, "self_reward": 0.2},
+        {"id": 1, "sample": 2, "extracted": "8", "correct": False, "self_reward": 0.3},
+        {"id": 1, "sample": 3, "extracted": "9", "correct": False, "self_reward": 0.6},
+    ]
+    metrics = self_reward_metrics(records, threshold=0.5)
+    # correct: 1/1 predicted correct; incorrect: 2/3 predicted incorrect -> F1 = 2 * 1 * 2/3 / (5/3) = 0.8
+    assert metrics["self_verification_f1"] == pytest.approx(0.8)
+    assert metrics["self_reward_auroc"] == 1.0
+    # Majority of 4 picks "8" (two votes); the score-weighted vote picks "7" (0.9 against 0.5 for "8").
+    assert metrics["maj@4"] == 0.0 and metrics["rm@4"] == 1.0
+    assert metrics["maj@2"] == 1.0 and metrics["rm@1"] == 1.0  # a 1-1 tie goes to the first answer seen

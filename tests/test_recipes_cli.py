@@ -14,7 +14,15 @@ RECIPE_METRICS = {
     "rlvr": ["train/rewards/format/mean", "train/rewards/accuracy/mean"],
     "pure": ["train/pure/num_steps", "train/pure/step_reward_min", "train/pure/single_step_frac"],
     "pure_sum": ["train/pure/num_steps", "train/pure/step_reward_mean"],
-    "laser": ["train/laser/c_ref", "train/aux/laser_self_reward/loss", "train/laser/mixed_frac"],
+    "laser": [
+        "train/laser/c_ref",
+        "train/aux/laser_self_reward/loss",
+        "train/laser/mixed_frac",
+        "eval/self_verification_f1_sampled",
+        "eval/self_reward_auroc_greedy",
+        "eval/rm@4_sampled",
+        "eval/maj@4_sampled",
+    ],
 }
 # LaSeR's warm-ups shrunk so that 3 steps go through all three phases: GRPO, + loss, + mixing.
 EXTRA_OVERRIDES = {

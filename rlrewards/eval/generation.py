@@ -9,7 +9,7 @@ from dataclasses import dataclass
 import torch
 
 from rlrewards.algorithms.rlcr import parse_confidence
-from rlrewards.eval.metrics import summarize_calibration
+from rlrewards.eval.metrics import auroc, expected_calibration_error, self_verification_f1, summarize_calibration
 from rlrewards.eval.voting import majority_vote, max_confidence, weighted_majority_vote
 from rlrewards.rewards.checkers import CHECKERS
 from rlrewards.tasks.formats import get_answer_format
@@ -114,10 +114,78 @@ def accuracy_with_stderr(correct: Sequence[bool]) -> tuple[float, float]:
     return p, math.sqrt(p * (1 - p) / n)
 
 
+@dataclass(frozen=True)
+class SelfRewardSpec:
+    """LaSeR's test-time self-verification: score = clip(beta_v * (log pi(z_c | x, y, EOS) - c_ref), 0, 1)."""
+
+    slot_token_id: int
+    c_ref: float
+    beta_v: float = 0.1
+    threshold: float = 0.5
+
+
+@torch.no_grad()
+def self_reward_scores_for(model, tokenizer, prompts, records: Sequence[dict], spec: SelfRewardSpec) -> list[float]:
+    """One extra token of prefill per sample: the prompt, the completion, EOS, then read z_c's log-prob."""
+    was_training = model.training
+    model.eval()
+    by_id = {}
+    for prompt, record_id in prompts:
+        by_id[record_id] = tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
+    texts = [by_id[r["id"]] + r["completion"] for r in records]
+    scores: list[float] = []
+    try:
+        for start in range(0, len(texts), 64):
+            chunk = [
+                tokenizer(t, add_special_tokens=False)["input_ids"] + [tokenizer.eos_token_id]
+                for t in texts[start : start + 64]
+            ]
+            width = max(len(ids) for ids in chunk)
+            input_ids = torch.full((len(chunk), width), tokenizer.pad_token_id, dtype=torch.long)
+            attention = torch.zeros_like(input_ids)
+            for row, ids in enumerate(chunk):  # left padding: the last position is every row's EOS
+                input_ids[row, width - len(ids) :] = torch.tensor(ids)
+                attention[row, width - len(ids) :] = 1
+            logits = model(input_ids=input_ids.to(model.device), attention_mask=attention.to(model.device)).logits
+            logp = logits[:, -1].float().log_softmax(dim=-1)[:, spec.slot_token_id].cpu()
+            clipped = (spec.beta_v * (logp - spec.c_ref)).clamp(0.0, 1.0)
+            scores.extend(clipped.tolist())
+    finally:
+        model.train(was_training)
+    return scores
+
+
+def self_reward_metrics(records: Sequence[dict], threshold: float) -> dict[str, float]:
+    """Self-verification F1 (LaSeR's), AUROC and ECE of the clipped score, and RM@K (score-weighted vote) vs
+    Maj@K over the first K samples of each prompt."""
+    scores = [r["self_reward"] for r in records]
+    correct = [r["correct"] for r in records]
+    metrics = {
+        "self_verification_f1": self_verification_f1(scores, correct, threshold),
+        "self_reward_auroc": auroc(scores, correct),
+        "self_reward_ece": expected_calibration_error(scores, correct),
+    }
+    weighted = [{**r, "confidence": r["self_reward"]} for r in records]
+    scaling = sample_scaling(weighted, sizes=(1, 2, 4, 8, 16, 32))
+    for key, value in scaling.items():
+        if key.startswith("tts_maj@"):
+            metrics[key.replace("tts_maj@", "maj@")] = value
+        elif key.startswith("tts_wmaj@"):
+            metrics[key.replace("tts_wmaj@", "rm@")] = value
+    return metrics
+
+
 def evaluate_split(
-    model, tokenizer, dataset, answer_format: str, decodings: Sequence[DecodingConfig], seed: int = 0
+    model,
+    tokenizer,
+    dataset,
+    answer_format: str,
+    decodings: Sequence[DecodingConfig],
+    seed: int = 0,
+    self_reward: SelfRewardSpec | None = None,
 ) -> tuple[dict[str, float], list[dict]]:
-    """Accuracy (and its standard error) and format adherence for each decoding config."""
+    """Accuracy (and its standard error) and format adherence for each decoding config; calibration when the
+    format states a confidence; LaSeR's self-verification when ``self_reward`` is given."""
     metrics: dict[str, float] = {}
     all_records: list[dict] = []
     prompts = list(dataset["prompt"])
@@ -132,6 +200,13 @@ def evaluate_split(
             metrics.update({f"{k}_{decoding.name}": v for k, v in confidence_metrics(records).items()})
             if decoding.num_samples > 1:
                 metrics.update({f"{k}_{decoding.name}": v for k, v in sample_scaling(records).items()})
+        if self_reward is not None:
+            keyed = list(zip(prompts, dataset["id"]))
+            for record, score in zip(records, self_reward_scores_for(model, tokenizer, keyed, records, self_reward)):
+                record["self_reward"] = score
+            metrics.update(
+                {f"{k}_{decoding.name}": v for k, v in self_reward_metrics(records, self_reward.threshold).items()}
+            )
         all_records.extend({**r, "decoding": decoding.name} for r in records)
     return metrics, all_records
 
