@@ -176,6 +176,7 @@ def run_evaluation(
         decodings,
         seed=int(cfg.seed),
         self_reward=self_reward_spec(cfg, policy.tokenizer, c_ref),
+        rescue=bool(evaluation.get("rescue_missing", True)),
     )
     prefix = "eval/before/" if stage == "before" else "eval/"
     named = {f"{prefix}{k}": v for k, v in metrics.items()}

@@ -171,3 +171,32 @@ def test_evaluation_confidence_metrics_count_missing_confidence_as_zero():
     assert scaling["tts_maxconf@2"] == 1.0
     assert "tts_maj@4" not in scaling
     assert not any(math.isnan(v) for v in metrics.values())
+
+
+@pytest.mark.parametrize(
+    ("reply", "expected"), [("0.7", 0.7), ("85%", 0.85), ("about 100", 1.0), ("150", None), ("none", None), ("", None)]
+)
+def test_probed_confidence_follows_the_official_extractor(reply, expected):
+    from rlrewards.eval.generation import probed_confidence
+
+    assert probed_confidence(reply) == (pytest.approx(expected) if expected is not None else None)
+
+
+def test_missing_answers_and_confidences_are_asked_for(tiny_model, tiny_tokenizer):
+    from datasets import Dataset
+
+    from rlrewards.eval.generation import rescue_missing, score_samples
+
+    dataset = Dataset.from_list(
+        [{"id": "a", "prompt": [{"role": "user", "content": "1+2"}], "answer": "3", "checker": "numeric"}]
+    )
+    samples = [[tabc("3", "0.9"), "<think>1+2=3</think> no tags at all"]]
+    records = score_samples(dataset, samples, "tabc")
+    rescue_missing(tiny_model, tiny_tokenizer, dataset, records, "tabc")
+    stated, probed = records
+    assert stated["answer_stated"] and stated["confidence_stated"] and stated["confidence"] == 0.9
+    assert not probed["answer_stated"] and not probed["confidence_stated"]
+    # The untrained model's reply is junk: it is scored, never raised on; a missing confidence stays None (0).
+    assert probed["correct"] in (True, False)
+    assert probed["confidence"] is None or 0.0 <= probed["confidence"] <= 1.0
+    assert confidence_metrics(records)["confidence_adherence"] == 0.5

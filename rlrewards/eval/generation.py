@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -114,6 +115,84 @@ def accuracy_with_stderr(correct: Sequence[bool]) -> tuple[float, float]:
     return p, math.sqrt(p * (1 - p) / n)
 
 
+# RLCR's evaluation (evaluation.py: ans_at_end, confidence_at_end), in our words: when a completion states no answer
+# or no confidence, the model is asked for it after its own text, greedily, and the reply is scored.
+ANSWER_PROBE = "\n\nTime is up. My final answer is "
+CONFIDENCE_PROBE = "\n\nOn a scale from 0 to 100, my confidence that this answer is correct is "
+_NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
+
+
+def probed_confidence(text: str) -> float | None:
+    """The official extractor's rule: a number in [0, 1] as is, in (1, 100] divided by 100, else None."""
+    match = _NUMBER.search(text or "")
+    if not match:
+        return None
+    value = float(match.group())
+    if 0.0 <= value <= 1.0:
+        return value
+    return value / 100.0 if 1.0 < value <= 100.0 else None
+
+
+@torch.no_grad()
+def continue_greedily(
+    model, tokenizer, prefixes: Sequence[str], max_new_tokens: int, batch_size: int = 64
+) -> list[str]:
+    was_training = model.training
+    model.eval()
+    replies: list[str] = []
+    try:
+        for start in range(0, len(prefixes), batch_size):
+            batch = tokenizer(
+                list(prefixes[start : start + batch_size]),
+                return_tensors="pt",
+                padding=True,
+                padding_side="left",
+                add_special_tokens=False,
+            ).to(model.device)
+            output = model.generate(
+                **batch,
+                max_new_tokens=max_new_tokens,
+                do_sample=False,
+                pad_token_id=tokenizer.pad_token_id,
+                eos_token_id=tokenizer.eos_token_id,
+            )
+            replies.extend(tokenizer.batch_decode(output[:, batch["input_ids"].shape[1] :], skip_special_tokens=True))
+    finally:
+        model.train(was_training)
+    return replies
+
+
+def rescue_missing(model, tokenizer, dataset, records: list[dict], answer_format: str) -> None:
+    """Ask for a missing answer (50 tokens) and a missing confidence (20 tokens), as RLCR's evaluation does; the
+    record keeps what the model stated itself in ``answer_stated`` / ``confidence_stated``."""
+    fmt = get_answer_format(answer_format)
+    prompts = {
+        row_id: tokenizer.apply_chat_template(prompt, tokenize=False, add_generation_prompt=True)
+        for row_id, prompt in zip(dataset["id"], dataset["prompt"])
+    }
+    gold = {row["id"]: (row["answer"], row.get("checker") or "numeric") for row in dataset}
+    for record in records:
+        record["answer_stated"] = record["extracted"] is not None
+        record["confidence_stated"] = record.get("confidence") is not None
+    missing_answer = [r for r in records if not r["answer_stated"]]
+    replies = continue_greedily(
+        model, tokenizer, [prompts[r["id"]] + r["completion"] + ANSWER_PROBE for r in missing_answer], 50
+    )
+    for record, reply in zip(missing_answer, replies):
+        record["extracted"] = fmt.extract_answer(f"<answer>{reply}</answer>")
+        answer, checker = gold[record["id"]]
+        record["correct"] = bool(CHECKERS.get(checker)(record["extracted"], answer))
+    missing_confidence = [r for r in records if not r["confidence_stated"]]
+    replies = continue_greedily(
+        model,
+        tokenizer,
+        [prompts[r["id"]] + r["completion"] + CONFIDENCE_PROBE for r in missing_confidence],
+        20,
+    )
+    for record, reply in zip(missing_confidence, replies):
+        record["confidence"] = probed_confidence(reply)
+
+
 @dataclass(frozen=True)
 class SelfRewardSpec:
     """LaSeR's test-time self-verification: score = clip(beta_v * (log pi(z_c | x, y, EOS) - c_ref), 0, 1)."""
@@ -183,6 +262,7 @@ def evaluate_split(
     decodings: Sequence[DecodingConfig],
     seed: int = 0,
     self_reward: SelfRewardSpec | None = None,
+    rescue: bool = True,
 ) -> tuple[dict[str, float], list[dict]]:
     """Accuracy (and its standard error) and format adherence for each decoding config; calibration when the
     format states a confidence; LaSeR's self-verification when ``self_reward`` is given."""
@@ -192,6 +272,11 @@ def evaluate_split(
     for decoding in decodings:
         samples = generate_completions(model, tokenizer, prompts, decoding, seed=seed)
         records = score_samples(dataset, samples, answer_format)
+        if rescue and get_answer_format(answer_format).states_confidence:
+            rescue_missing(model, tokenizer, dataset, records, answer_format)
+            metrics[f"answer_adherence_{decoding.name}"] = sum(r["answer_stated"] for r in records) / max(
+                len(records), 1
+            )
         accuracy, stderr = accuracy_with_stderr([r["correct"] for r in records])
         metrics[f"accuracy_{decoding.name}"] = accuracy
         metrics[f"accuracy_{decoding.name}_stderr"] = stderr
@@ -212,12 +297,13 @@ def evaluate_split(
 
 
 def confidence_metrics(records: Sequence[dict]) -> dict[str, float]:
-    """Calibration of stated confidences, as the RLCR evaluation scores it: a missing confidence counts as 0;
-    ``confidence_adherence`` is the fraction of samples that stated one."""
+    """Calibration of stated confidences, as the RLCR evaluation scores it: a confidence still missing after the
+    probe counts as 0; ``confidence_adherence`` is the fraction of samples that stated one unasked."""
     confidences = [r["confidence"] if r["confidence"] is not None else 0.0 for r in records]
     correct = [r["correct"] for r in records]
     summary = summarize_calibration(confidences, correct)
-    summary["confidence_adherence"] = sum(r["confidence"] is not None for r in records) / max(len(records), 1)
+    stated = [r.get("confidence_stated", r["confidence"] is not None) for r in records]
+    summary["confidence_adherence"] = sum(stated) / max(len(records), 1)
     return summary
 
 
