@@ -133,7 +133,8 @@ def main() -> None:
     table = tabulate(
         runs, args.reward_threshold, args.window, args.curve_metric, args.extra_metrics, args.summary_metrics
     )
-    (out / "table.md").write_text(table)
+    command = "python scripts/compare_recipes.py " + " ".join(sys.argv[1:])
+    (out / "table.md").write_text(f"<!-- {command} -->\n\n{table}")
     with (out / "curves.csv").open("w", newline="") as handle:
         writer = csv.writer(handle)
         writer.writerow(["experiment", "seed", "metric", "step", "value"])

@@ -1,0 +1,33 @@
+"""The reference numbers under results/papers/ are well formed: every table names its source and says whether it
+was verified, and numbers are numbers."""
+
+import math
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import REPO_ROOT
+
+PAPERS = sorted((REPO_ROOT / "results" / "papers").glob("*.yaml"))
+
+
+def test_every_recipe_has_a_reference_file():
+    assert {p.stem for p in PAPERS} >= {"laser", "pure", "rlcr", "tempo"}
+
+
+@pytest.mark.parametrize("path", PAPERS, ids=[p.stem for p in PAPERS])
+def test_reference_tables_are_sourced_and_numeric(path: Path):
+    data = yaml.safe_load(path.read_text())
+    assert data["paper"] and data["tables"]
+    for table in data["tables"]:
+        assert table["source"] and isinstance(table["verified"], bool)
+        for row in table["rows"]:
+            for key, value in row.items():
+                if key not in ("model", "method", "benchmark"):
+                    assert value is None or (isinstance(value, float) and math.isfinite(value)), (path.stem, row)
+
+
+def test_rlcr_reference_matches_the_quoted_headline():
+    data = yaml.safe_load((REPO_ROOT / "results" / "papers" / "rlcr.yaml").read_text())
+    hotpot = {(r["method"], r["benchmark"]): r for r in data["tables"][0]["rows"]}
+    assert hotpot[("RLCR", "HotpotQA vanilla")]["ece"] == 0.03 and hotpot[("RLVR", "HotpotQA vanilla")]["ece"] == 0.37
