@@ -41,22 +41,18 @@ def decodings_from_config(spec, max_new_tokens: int, batch_size: int) -> list[De
 
 
 @torch.no_grad()
-def generate_completions(
-    model, tokenizer, prompts: Sequence[list[dict]], decoding: DecodingConfig, seed: int = 0
-) -> list[list[str]]:
-    """For each chat prompt, ``decoding.num_samples`` completion texts (special tokens removed)."""
+def _generate_texts(
+    model, tokenizer, texts: Sequence[str], batch_size: int, num_return: int = 1, **generate_kwargs
+) -> list[str]:
+    """Left-padded batched ``generate`` over raw texts, in eval mode; the decoded continuations, in order
+    (``num_return`` consecutive entries per text)."""
     was_training = model.training
     model.eval()
-    generator_state = torch.random.get_rng_state()
-    torch.manual_seed(seed)
-    texts = [tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in prompts]
-    sample = decoding.temperature > 0
-    results: list[list[str]] = []
+    replies: list[str] = []
     try:
-        per_batch = max(1, decoding.batch_size // decoding.num_samples)
-        for start in range(0, len(texts), per_batch):
+        for start in range(0, len(texts), batch_size):
             batch = tokenizer(
-                texts[start : start + per_batch],
+                list(texts[start : start + batch_size]),
                 return_tensors="pt",
                 padding=True,
                 padding_side="left",
@@ -64,22 +60,42 @@ def generate_completions(
             ).to(model.device)
             output = model.generate(
                 **batch,
-                max_new_tokens=decoding.max_new_tokens,
-                do_sample=sample,
-                temperature=decoding.temperature if sample else None,
-                top_p=decoding.top_p if sample else None,
-                top_k=0,  # pure sampling at the given temperature, as TRL samples during training
-                num_return_sequences=decoding.num_samples,
+                num_return_sequences=num_return,
                 pad_token_id=tokenizer.pad_token_id,
                 eos_token_id=tokenizer.eos_token_id,
+                **generate_kwargs,
             )
-            decoded = tokenizer.batch_decode(output[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
-            for i in range(0, len(decoded), decoding.num_samples):
-                results.append(decoded[i : i + decoding.num_samples])
+            replies.extend(tokenizer.batch_decode(output[:, batch["input_ids"].shape[1] :], skip_special_tokens=True))
+    finally:
+        model.train(was_training)
+    return replies
+
+
+def generate_completions(
+    model, tokenizer, prompts: Sequence[list[dict]], decoding: DecodingConfig, seed: int = 0
+) -> list[list[str]]:
+    """For each chat prompt, ``decoding.num_samples`` completion texts (special tokens removed)."""
+    generator_state = torch.random.get_rng_state()
+    torch.manual_seed(seed)
+    texts = [tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in prompts]
+    sample = decoding.temperature > 0
+    try:
+        decoded = _generate_texts(
+            model,
+            tokenizer,
+            texts,
+            batch_size=max(1, decoding.batch_size // decoding.num_samples),
+            num_return=decoding.num_samples,
+            max_new_tokens=decoding.max_new_tokens,
+            do_sample=sample,
+            temperature=decoding.temperature if sample else None,
+            top_p=decoding.top_p if sample else None,
+            top_k=0,  # pure sampling at the given temperature, as TRL samples during training
+        )
     finally:
         torch.random.set_rng_state(generator_state)
-        model.train(was_training)
-    return results
+    n = decoding.num_samples
+    return [decoded[i : i + n] for i in range(0, len(decoded), n)]
 
 
 def score_samples(dataset, samples: list[list[str]], answer_format: str) -> list[dict]:
@@ -133,33 +149,10 @@ def probed_confidence(text: str) -> float | None:
     return value / 100.0 if 1.0 < value <= 100.0 else None
 
 
-@torch.no_grad()
 def continue_greedily(
     model, tokenizer, prefixes: Sequence[str], max_new_tokens: int, batch_size: int = 64
 ) -> list[str]:
-    was_training = model.training
-    model.eval()
-    replies: list[str] = []
-    try:
-        for start in range(0, len(prefixes), batch_size):
-            batch = tokenizer(
-                list(prefixes[start : start + batch_size]),
-                return_tensors="pt",
-                padding=True,
-                padding_side="left",
-                add_special_tokens=False,
-            ).to(model.device)
-            output = model.generate(
-                **batch,
-                max_new_tokens=max_new_tokens,
-                do_sample=False,
-                pad_token_id=tokenizer.pad_token_id,
-                eos_token_id=tokenizer.eos_token_id,
-            )
-            replies.extend(tokenizer.batch_decode(output[:, batch["input_ids"].shape[1] :], skip_special_tokens=True))
-    finally:
-        model.train(was_training)
-    return replies
+    return _generate_texts(model, tokenizer, prefixes, batch_size, max_new_tokens=max_new_tokens, do_sample=False)
 
 
 def rescue_missing(model, tokenizer, dataset, records: list[dict], answer_format: str) -> None:

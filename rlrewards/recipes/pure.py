@@ -20,7 +20,13 @@ from typing import Any, Protocol
 
 import torch
 
-from rlrewards.algorithms.pure import StepLayout, pure_advantages, separator_token_ids, split_steps
+from rlrewards.algorithms.pure import (
+    StepLayout,
+    min_form_rewards,
+    pure_advantages,
+    separator_token_ids,
+    split_steps,
+)
 from rlrewards.registry import Registry
 from rlrewards.rewards.checkers import numeric_match
 from rlrewards.tasks.formats import get_answer_format
@@ -249,8 +255,6 @@ def _metrics(step_rewards, layout: StepLayout, solved, credit: str, temperature:
         "pure/empty_frac": float((layout.lengths <= 1).float().mean()),
     }
     if solved is not None:
-        from rlrewards.algorithms.pure import min_form_rewards
-
         transformed = min_form_rewards(step_rewards, mask, temperature) if credit == "min" else step_rewards
         agree = ((transformed.sum(dim=1) > 0).float() == (solved > 0.5).float()).float().mean()
         metrics["pure/prm_verifier_agreement"] = float(agree)
