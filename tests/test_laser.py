@@ -166,3 +166,59 @@ def test_test_time_self_reward_metrics_and_weighted_vote():
     # Majority of 4 picks "8" (two votes); the score-weighted vote picks "7" (0.9 against 0.5 for "8").
     assert metrics["maj@4"] == 0.0 and metrics["rm@4"] == 1.0
     assert metrics["maj@2"] == 1.0 and metrics["rm@1"] == 1.0  # a 1-1 tie goes to the first answer seen
+
+
+_LOGPS_WITH_SLOT = RecipeGRPOTrainer._logps_with_slot
+_ROLLOUT_BATCH = RecipeGRPOTrainer._rollout_batch
+
+
+def _train_laser_mixing(tiny_model, tiny_tokenizer, out_dir, defer: bool, monkeypatch):
+    """Two steps with the self-reward loss and advantage mixing active from the first step; counts slot forwards."""
+    import copy
+
+    calls = []
+
+    def counting(self, *args, **kwargs):
+        calls.append(torch.is_grad_enabled())
+        return _LOGPS_WITH_SLOT(self, *args, **kwargs)
+
+    def all_finished(self, output):  # an untrained model never emits EOS within 8 tokens; mixing needs finished rows
+        batch = _ROLLOUT_BATCH(self, output)
+        batch.is_finished = torch.ones_like(batch.is_finished)
+        return batch
+
+    monkeypatch.setattr(RecipeGRPOTrainer, "_logps_with_slot", counting)
+    monkeypatch.setattr(RecipeGRPOTrainer, "_rollout_batch", all_finished)
+    monkeypatch.setattr(RecipeGRPOTrainer, "_can_defer_estimator", lambda self: defer)
+    trainer = RecipeGRPOTrainer(
+        model=copy.deepcopy(tiny_model),
+        reward_funcs=[digit_fraction],
+        args=grpo_args(out_dir, max_steps=2),
+        train_dataset=small_dataset(),
+        processing_class=tiny_tokenizer,
+        advantage_estimator=laser_estimator(
+            c_ref="auto", reasoning_warmup=0, self_reward_warmup=0, std_threshold=0.0, tau=0.5
+        ),
+        aux_loss=laser_self_reward_loss(beta_v=0.1),
+        aux_loss_coef=0.1,
+        slot_token_id=tiny_tokenizer.convert_tokens_to_ids(RESERVED[0]),
+    )
+    trainer.train()
+    params = {name: p.detach().clone() for name, p in trainer.model.named_parameters()}
+    mixed = [e["laser/mixed_frac"] for e in trainer.state.log_history if "laser/mixed_frac" in e]
+    return params, [e["loss"] for e in trainer.state.log_history if "loss" in e], mixed, calls
+
+
+def test_mixing_reads_the_slot_from_the_loss_forward_and_matches_an_extra_forward(
+    tiny_model, tiny_tokenizer, tmp_path, monkeypatch
+):
+    deferred = _train_laser_mixing(tiny_model, tiny_tokenizer, tmp_path / "a", True, monkeypatch)
+    extra = _train_laser_mixing(tiny_model, tiny_tokenizer, tmp_path / "b", False, monkeypatch)
+    params, step_losses, mixed, calls = deferred
+    assert calls == [True, True]  # one slot forward per step: the loss forward, with grad
+    assert extra[3] == [False, True, False, True]  # the fallback pays one no-grad forward per step
+    assert len(mixed) == 2 and min(mixed) > 0  # mixing changed advantages at both steps
+    assert extra[2] == pytest.approx(mixed)
+    assert step_losses == pytest.approx(extra[1], rel=1e-5, abs=1e-7)
+    for name, value in params.items():
+        torch.testing.assert_close(value, extra[0][name], rtol=1e-5, atol=1e-6, msg=name)

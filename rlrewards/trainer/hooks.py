@@ -36,6 +36,10 @@ class RolloutBatch:
     eos_token_ids: list[int] = field(default_factory=list)
     # (N,) log pi(slot token | prompt, completion) under the generating policy; only for estimators that ask for it
     slot_logps: torch.Tensor | None = None
+    # (N, T) per-token log-probs of the sampled tokens under the generating policy and the reference model; only for
+    # estimators with ``needs_reference_logps = True``
+    policy_logps: torch.Tensor | None = None
+    ref_logps: torch.Tensor | None = None
     prompt_ids: torch.Tensor | None = None  # (N, P) left-padded, gathered
     prompt_mask: torch.Tensor | None = None
     tokenizer: Any = None  # the policy's tokenizer (decoding steps, finding separators)

@@ -9,8 +9,14 @@
 the token is appended to the input, its log-prob ``log pi(slot | prompt, completion)`` is read from the same
 forward (causality leaves every earlier logit unchanged) and stripped before TRL sees the log-probs, so the
 policy loss never includes the slot. The loss forward hands it to the auxiliary loss as ``inputs["slot_logps"]``;
-estimators that ask for it (``needs_slot_logps(step)``) get it on the gathered batch, from TRL's old-log-prob pass
-when TRL runs one and otherwise from one extra no-grad forward.
+estimators that ask for it (``needs_slot_logps(step)``) get it on the gathered batch, from the first forward that
+scores the generation batch under the generating policy: TRL's old-log-prob pass when TRL runs one; otherwise, when
+the whole local generation batch is one loss micro-batch (``steps_per_generation == 1``), the loss forward itself
+(the estimator then runs inside that forward, before TRL reads the advantages); otherwise one extra no-grad forward.
+
+Estimators with ``needs_reference_logps = True`` (PURE's KL penalty in the reward) also get the per-token log-probs
+of the sampled tokens under the generating policy and under the reference model; the trainer then keeps a reference
+model even when the loss has no KL term (``beta = 0``), built and wrapped exactly as TRL builds its own.
 
 With neither hook set, every overridden method defers to TRL unchanged: the ``grpo`` recipe trains exactly as the
 stock trainer does (``tests/test_trainer_parity.py``). This file is the only place that touches TRL internals,
@@ -28,6 +34,8 @@ from trl import GRPOTrainer
 from rlrewards.algorithms.grpo import group_advantages
 from rlrewards.trainer.hooks import AdvantageEstimator, AdvantageOutput, AuxiliaryLoss, RolloutBatch
 
+ROW_INDEX = "recipe_row_index"  # per-row position in the gathered generation batch, carried through TRL's shuffle
+
 
 class RecipeGRPOTrainer(GRPOTrainer):
     def __init__(
@@ -40,7 +48,26 @@ class RecipeGRPOTrainer(GRPOTrainer):
         slot_token_id: int | None = None,
         **kwargs,
     ):
-        super().__init__(*args, **kwargs)
+        wants_reference = bool(getattr(advantage_estimator, "needs_reference_logps", False))
+        config = kwargs.get("args")
+        loss_beta = getattr(config, "beta", 0.0)
+        policy = kwargs.get("model")
+        if wants_reference and not isinstance(policy, str) and not getattr(policy.config, "_name_or_path", ""):
+            raise ValueError(
+                "this advantage estimator needs a reference model, which TRL loads from the policy's path "
+                "(model.config._name_or_path), but the policy was built in memory: save it and load it from disk "
+                "(the tiny model does so when model.warm_start.enabled=true)"
+            )
+        if wants_reference and config is not None and loss_beta == 0.0:
+            config.beta = 1.0  # any non-zero beta makes TRL build and wrap a reference model; restored below
+        try:
+            super().__init__(*args, **kwargs)
+        finally:
+            if wants_reference and config is not None:
+                config.beta = loss_beta
+        self.beta = loss_beta  # the loss keeps its own KL coefficient (0: no KL term, no reference pass by TRL)
+        if wants_reference and self.ref_model is None:
+            raise ValueError("this advantage estimator needs a reference model; TRL builds none for PEFT models")
         self.slot_token_id = slot_token_id
         self._slot_logps: torch.Tensor | None = None
         self.advantage_estimator = advantage_estimator
@@ -51,6 +78,9 @@ class RecipeGRPOTrainer(GRPOTrainer):
         self._completions_for_estimator: list[Any] | None = None
         self._captured_forward: tuple[torch.Tensor, torch.Tensor | None] | None = None
         self._capture_forward = False
+        # the estimator's batch while it waits for the loss forward to score the slot (see _can_defer_estimator)
+        self._deferred_batch: RolloutBatch | None = None
+        self._loss_inputs: dict[str, Any] | None = None
 
     # --- (b) advantage estimator -------------------------------------------------------------------------------
 
@@ -67,11 +97,54 @@ class RecipeGRPOTrainer(GRPOTrainer):
         if self.advantage_estimator is None or not self.model.training:
             return output
         batch = self._rollout_batch(output)
+        local_rows = output["completion_ids"].shape[0]
+        rows = torch.arange(local_rows, device=output["completion_ids"].device)
+        rows = rows + self.accelerator.process_index * local_rows
         if self.slot_token_id is not None and self._estimator_needs_slot():
+            if self._slot_logps is None and self._can_defer_estimator():
+                self._deferred_batch = batch
+                output[ROW_INDEX] = rows  # TRL shuffles the batch before the loss; this tracks each row
+                return output
             batch.slot_logps = gather(self._generation_slot_logps(output))
+        if getattr(self.advantage_estimator, "needs_reference_logps", False):
+            batch.policy_logps, batch.ref_logps = self._policy_and_reference_logps(output)
         result = self.advantage_estimator(batch)
-        self._install_advantages(output, result, batch)
+        self._install_advantages(output, result, batch, rows)
         return output
+
+    def _policy_and_reference_logps(self, output: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-token log-probs of the sampled tokens under the generating policy and the reference model, gathered
+        (TRL's own passes are reused when it ran them)."""
+        input_ids = torch.cat([output["prompt_ids"], output["completion_ids"]], dim=1)
+        attention_mask = torch.cat([output["prompt_mask"], output["completion_mask"]], dim=1)
+        keep = output["completion_ids"].shape[1]
+        size = self.args.per_device_train_batch_size
+        policy, reference = output.get("old_per_token_logps"), output.get("ref_per_token_logps")
+        with torch.no_grad():
+            if policy is None:
+                policy = self._get_per_token_logps_and_entropies(self.model, input_ids, attention_mask, keep, size)[0]
+            if reference is None:
+                reference = self._get_per_token_logps_and_entropies(
+                    self.ref_model, input_ids, attention_mask, keep, size
+                )[0]
+        pad = self.accelerator.pad_across_processes
+        return gather(pad(policy.detach(), dim=1)), gather(pad(reference.detach(), dim=1))
+
+    def _can_defer_estimator(self) -> bool:
+        """True when the next loss forward sees exactly this process's generation batch under the generating
+        policy: one micro-batch per generation batch, and each generation batch is used once."""
+        return self.args.steps_per_generation == 1 and self.num_iterations == 1
+
+    def _run_deferred_estimator(self, slot_logps: torch.Tensor) -> None:
+        """Inside the loss forward: put the (shuffled) local slot log-probs back in gathered-batch order, run the
+        estimator and install its advantages and per-row extras in the loss inputs before TRL reads them."""
+        batch, inputs = self._deferred_batch, self._loss_inputs
+        self._deferred_batch = None
+        rows = inputs[ROW_INDEX]
+        gathered = torch.empty(batch.completion_ids.shape[0], dtype=slot_logps.dtype, device=slot_logps.device)
+        gathered[gather(rows)] = gather(slot_logps.detach())
+        batch.slot_logps = gathered
+        self._install_advantages(inputs, self.advantage_estimator(batch), batch, rows)
 
     def _rollout_batch(self, output: dict[str, Any]) -> RolloutBatch:
         pad_id = self._tokenizer.pad_token_id
@@ -130,10 +203,11 @@ class RecipeGRPOTrainer(GRPOTrainer):
             )
         return self._slot_logps.detach()
 
-    def _install_advantages(self, output: dict[str, Any], result: AdvantageOutput, batch: RolloutBatch) -> None:
-        local_rows = output["completion_ids"].shape[0]
-        start = self.accelerator.process_index * local_rows
-        rows = slice(start, start + local_rows)
+    def _install_advantages(
+        self, output: dict[str, Any], result: AdvantageOutput, batch: RolloutBatch, rows: torch.Tensor
+    ) -> None:
+        """Slice the gathered-batch result to the rows ``rows`` (indices into the gathered batch, in local order)."""
+        rows = rows.to(result.advantages.device)
         advantages = result.advantages
         total = batch.completion_ids.shape[0]
         if advantages.shape[0] != total or advantages.dim() not in (1, 2):
@@ -165,6 +239,8 @@ class RecipeGRPOTrainer(GRPOTrainer):
             )
         else:
             result = self._logps_with_slot(model, input_ids, attention_mask, logits_to_keep, *args, **kwargs)
+            if self._deferred_batch is not None and self._loss_inputs is not None:
+                self._run_deferred_estimator(self._slot_logps)
         if self._capture_forward:
             self._captured_forward = (result[0], result[1])
         return result
@@ -190,13 +266,15 @@ class RecipeGRPOTrainer(GRPOTrainer):
         return (logps, entropies, *rest)
 
     def _compute_loss(self, model, inputs):
-        if self.recipe_aux_loss is None:
-            return super()._compute_loss(model, inputs)
-        self._capture_forward = True
+        self._loss_inputs = inputs if self._deferred_batch is not None else None
         try:
+            if self.recipe_aux_loss is None:
+                return super()._compute_loss(model, inputs)
+            self._capture_forward = True
             loss = super()._compute_loss(model, inputs)
         finally:
             self._capture_forward = False
+            self._loss_inputs = None
         per_token_logps, entropies = self._captured_forward
         self._captured_forward = None
         if self.slot_token_id is not None:
