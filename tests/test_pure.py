@@ -156,3 +156,82 @@ def test_hf_token_classification_prm_layout_and_range(tiny_tokenizer):
     assert [len(s) for s in scores] == [2, 1]
     assert all(-1.0 <= v <= 1.0 for row in scores for v in row)
     assert not prm.model.training
+
+
+def test_kl_penalty_enters_the_reward_of_every_completion_token():
+    layout, mask = hand_layout()
+    steps = torch.tensor([[0.5, -0.5], [1.0, 0.0]])
+    kl = torch.tensor([[0.1, 0.2, 0.3, 0.4, 0.5], [1.0, 2.0, 3.0, 9.0, 9.0]])  # row 1's last two are padding
+    plain = pure_advantages(steps, layout, mask, 2, credit="sum", mask_step_ends=False, whiten=False)
+    with_kl = pure_advantages(
+        steps, layout, mask, 2, credit="sum", mask_step_ends=False, whiten=False, kl=kl, kl_coef=0.1
+    )
+    # return-to-go of -0.1 * kl: row 0: -(0.15, 0.14, 0.12, 0.09, 0.05); row 1: -(0.6, 0.5, 0.3), padding 0
+    torch.testing.assert_close(with_kl[0] - plain[0], -torch.tensor([0.15, 0.14, 0.12, 0.09, 0.05]))
+    torch.testing.assert_close(with_kl[1] - plain[1], -torch.tensor([0.6, 0.5, 0.3, 0.0, 0.0]))
+    off = pure_advantages(steps, layout, mask, 2, credit="sum", mask_step_ends=False, whiten=False, kl=kl, kl_coef=0.0)
+    torch.testing.assert_close(off, plain)
+    # whitening now spans every token with a non-zero return (the step ends stay masked to 0)
+    whitened = pure_advantages(steps, layout, mask, 2, credit="sum", kl=kl, kl_coef=0.1)
+    assert (whitened[0] != 0).tolist() == [True, False, True, True, False]
+
+
+def test_kl_in_reward_gets_policy_and_reference_logps_with_no_kl_in_the_loss(tiny_model, tiny_tokenizer, tmp_path):
+    from trainer_helpers import digit_fraction, grpo_args, small_dataset
+    from transformers import AutoModelForCausalLM
+
+    from rlrewards.trainer import AdvantageOutput, RecipeGRPOTrainer
+
+    tiny_model.save_pretrained(tmp_path / "init")  # TRL builds the reference from the policy's path
+    policy = AutoModelForCausalLM.from_pretrained(tmp_path / "init")
+    seen = []
+
+    def estimator(batch):
+        seen.append((batch.policy_logps.clone(), batch.ref_logps.clone(), batch.completion_mask.clone()))
+        return AdvantageOutput(batch.grpo_advantages)
+
+    estimator.needs_reference_logps = True
+    args = grpo_args(tmp_path / "out", max_steps=2)
+    trainer = RecipeGRPOTrainer(
+        model=policy,
+        reward_funcs=[digit_fraction],
+        args=args,
+        train_dataset=small_dataset(),
+        processing_class=tiny_tokenizer,
+        advantage_estimator=estimator,
+    )
+    assert trainer.ref_model is not None and trainer.beta == 0.0 and args.beta == 0.0
+    trainer.train()
+    assert len(seen) == 2
+    (policy0, ref0, mask0), (policy1, ref1, mask1) = seen
+    assert policy0.shape == ref0.shape == mask0.shape
+    torch.testing.assert_close(policy0, ref0)  # before any update the policy is the reference
+    assert (policy1 - ref1)[mask1.bool()].abs().max() > 1e-4  # one optimizer step later they differ
+    assert not any(key == "kl" for entry in trainer.state.log_history for key in entry)  # no KL term in the loss
+
+
+def test_hub_prm_loads_nothing_until_it_scores():
+    prm = HFTokenClassificationPRM(model="no-such-org/no-such-prm", device="cpu", batch_size=4)
+    assert prm.name_or_path == "no-such-org/no-such-prm" and prm._model is None  # building touched no file or hub
+    with pytest.raises(ValueError, match="dtype"):
+        HFTokenClassificationPRM(dtype="bfloat17")
+
+
+def test_kl_in_reward_with_an_in_memory_policy_fails_early(tiny_model, tiny_tokenizer, tmp_path):
+    from trainer_helpers import digit_fraction, grpo_args, small_dataset
+
+    from rlrewards.trainer import RecipeGRPOTrainer
+
+    def estimator(batch):
+        raise AssertionError("never reached")
+
+    estimator.needs_reference_logps = True
+    with pytest.raises(ValueError, match="_name_or_path"):
+        RecipeGRPOTrainer(
+            model=tiny_model,
+            reward_funcs=[digit_fraction],
+            args=grpo_args(tmp_path),
+            train_dataset=small_dataset(),
+            processing_class=tiny_tokenizer,
+            advantage_estimator=estimator,
+        )

@@ -12,7 +12,12 @@ RECIPE_METRICS = {
     # be logged in training; the calibration metrics themselves are checked in test_rlcr.py.
     "rlcr": ["train/rlcr/format_failure_rate", "eval/ece_greedy", "eval/brier_sampled", "eval/tts_wmaj@4_sampled"],
     "rlvr": ["train/rewards/format/mean", "train/rewards/accuracy/mean"],
-    "pure": ["train/pure/num_steps", "train/pure/step_reward_min", "train/pure/single_step_frac"],
+    "pure": [
+        "train/pure/num_steps",
+        "train/pure/step_reward_min",
+        "train/pure/single_step_frac",
+        "train/pure/kl_per_token",
+    ],
     "pure_sum": ["train/pure/num_steps", "train/pure/step_reward_mean"],
     "laser": [
         "train/laser/c_ref",
@@ -24,8 +29,10 @@ RECIPE_METRICS = {
         "eval/maj@4_sampled",
     ],
 }
-# LaSeR's warm-ups shrunk so that 3 steps go through all three phases: GRPO, + loss, + mixing.
+# LaSeR's warm-ups shrunk so that 3 steps go through all three phases: GRPO, + loss, + mixing. PURE with the
+# paper's KL penalty in the reward (a reference model kept although the loss has no KL term).
 EXTRA_OVERRIDES = {
+    "pure": ["recipe.advantage.kwargs.kl_coef=1e-3"],
     "laser": [
         "recipe.advantage.kwargs.reasoning_warmup=1",
         "recipe.advantage.kwargs.self_reward_warmup=1",

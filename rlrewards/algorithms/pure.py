@@ -14,13 +14,15 @@ report as collapsing:
   and ``n_ik`` step k's token count without its end token;
 - optional verifiable reward ``v_i = solved_i - 1`` (0 for prompts without ground truth) with a leave-one-out
   baseline, added at the last token;
+- optional per-token KL penalty in the reward, ``- beta * (log pi_old - log pi_ref)`` on every completion token (k1,
+  OpenRLHF ``compute_reward`` with ``init_kl_coef`` 1e-3; not a loss term);
 - return-to-go with gamma = 1; zero advantage on step-end tokens (separators and the last token), a toggle;
 - whitening over the batch: mean over the non-zero entries, variance summing the squared deviations of every
   completion token (the official quirk keeps the zeroed tokens in that sum) over the non-zero count; entries that
   were zero stay zero.
 
-Not implemented here: the per-token KL penalty inside the reward (beta 1e-3 in the paper's runs), which needs
-reference log-probs at advantage time.
+With the KL penalty on, nearly every token's return is non-zero, so whitening then covers (almost) all tokens, as in
+the official runs.
 """
 
 from __future__ import annotations
@@ -123,6 +125,8 @@ def pure_advantages(
     verifiable_coef: float = 1.0,
     mask_step_ends: bool = True,
     whiten: bool = True,
+    kl: torch.Tensor | None = None,
+    kl_coef: float = 0.0,
 ) -> torch.Tensor:
     """Token-level PURE advantages ``(N, T)`` (OpenRLHF semantics, see the module docstring).
 
@@ -130,6 +134,8 @@ def pure_advantages(
         step_rewards: ``(N, S)`` raw PRM step rewards aligned with ``layout``.
         credit: ``"min"`` (softmin transform at ``temperature``) or ``"sum"`` (raw step rewards: the ablation).
         verifiable: ``(N,)`` 1/0 solved flags, NaN for completions whose prompt carries no ground truth; None: off.
+        kl: ``(N, T)`` per-token ``log pi_old - log pi_ref`` of the sampled tokens; ``kl_coef * kl`` is subtracted
+            from each completion token's reward. None (or ``kl_coef`` 0): off.
     """
     if credit not in ("min", "sum"):
         raise ValueError(f"credit must be 'min' or 'sum', got {credit!r}")
@@ -159,6 +165,8 @@ def pure_advantages(
         has_tokens = layout.lengths > 0
         token_rewards[torch.arange(num_rows)[has_tokens], last[has_tokens]] += verifiable_coef * v_tilde[has_tokens]
 
+    if kl is not None and kl_coef != 0.0:
+        token_rewards = token_rewards - kl_coef * torch.nan_to_num(kl.float(), nan=0.0) * valid
     returns = token_rewards.masked_fill(~valid, 0.0).flip(1).cumsum(1).flip(1).masked_fill(~valid, 0.0)
     if mask_step_ends:
         returns[rows, layout.ends[rows, steps]] = 0.0

@@ -111,7 +111,10 @@ class HackableArithPRM(ArithRulePRM):
 
 @PROCESS_REWARD_MODELS.register("hf_token_classification")
 class HFTokenClassificationPRM:
-    """Two-label token-classification PRM: reward ``p(label 1) - p(label 0)`` at the "\\n" after each step."""
+    """Two-label token-classification PRM: reward ``p(label 1) - p(label 0)`` at the "\\n" after each step.
+
+    The weights load on first use, so building the recipe (config validation, dry runs) downloads nothing.
+    """
 
     def __init__(
         self,
@@ -123,20 +126,48 @@ class HFTokenClassificationPRM:
         model_object: Any = None,
         tokenizer_object: Any = None,
     ):
+        if not hasattr(torch, str(dtype)):
+            raise ValueError(f"PRM dtype {dtype!r} is not a torch dtype")
+        self.name_or_path, self.device, self.dtype, self.step_tag = model, device, str(dtype), step_tag
+        self.batch_size = int(batch_size)
+        self._model, self._tokenizer = model_object, tokenizer_object
+        self._loaded = False
+
+    def _load(self) -> None:
+        if self._loaded:
+            return
         from transformers import AutoModelForTokenClassification, AutoTokenizer
 
-        self.tokenizer = tokenizer_object or AutoTokenizer.from_pretrained(model)
-        self.model = model_object or AutoModelForTokenClassification.from_pretrained(model, dtype=getattr(torch, dtype))
-        if device:
-            self.model.to(device)
-        self.model.eval()
-        self.batch_size = int(batch_size)
-        tag_ids = self.tokenizer(step_tag, add_special_tokens=False)["input_ids"]
+        if self._tokenizer is None:
+            self._tokenizer = AutoTokenizer.from_pretrained(self.name_or_path)
+        if self._model is None:
+            dtype = getattr(torch, self.dtype)
+            self._model = AutoModelForTokenClassification.from_pretrained(self.name_or_path, dtype=dtype)
+        if self.device:
+            self._model.to(self.device)
+        self._model.eval()
+        tag_ids = self._tokenizer(self.step_tag, add_special_tokens=False)["input_ids"]
         if len(tag_ids) != 1:
-            raise ValueError(f"PRM step tag {step_tag!r} must be one token of the PRM tokenizer, got {tag_ids}")
-        self.step_tag_id = tag_ids[0]
-        pad = self.tokenizer.pad_token_id
-        self.pad_id = pad if pad is not None else self.tokenizer.eos_token_id or 0
+            raise ValueError(f"PRM step tag {self.step_tag!r} must be one token of the PRM tokenizer, got {tag_ids}")
+        self._step_tag_id = tag_ids[0]
+        pad = self._tokenizer.pad_token_id
+        self._pad_id = pad if pad is not None else self._tokenizer.eos_token_id or 0
+        self._loaded = True
+
+    @property
+    def model(self):
+        self._load()
+        return self._model
+
+    @property
+    def step_tag_id(self) -> int:
+        self._load()
+        return self._step_tag_id
+
+    @property
+    def pad_id(self) -> int:
+        self._load()
+        return self._pad_id
 
     def build_inputs(self, prompt: list[int], completion: list[int], ends: list[int]) -> tuple[list[int], list[int]]:
         """Official layout: prompt + for each step its tokens without the end token, then the step tag."""
@@ -193,15 +224,18 @@ def pure_estimator(
     credit: str = "min",
     temperature: float = 0.1,
     verifiable_reward: str | None = None,
-    vr_fraction: float = 0.0,
+    vr_fraction: float | None = 0.0,
     verifiable_coef: float = 1.0,
     mask_step_ends: bool = True,
     whiten: bool = True,
     seed: int = 0,
+    kl_coef: float = 0.0,
 ):
     """PURE advantages from ``prm = {name, kwargs}``; ``verifiable_reward`` names the reward function whose 0/1
-    score is the verifier (e.g. ``accuracy``), used for ``vr_fraction`` of the groups drawn each step (the
-    official data keeps ground truth for a fixed 10% of prompts: same expected share, not the same prompts)."""
+    score is the verifier (e.g. ``accuracy``), used for ``vr_fraction`` of the groups drawn each step, or, with
+    ``vr_fraction: null``, wherever the verifier scored (the official data keeps the ground truth of a fixed 10% of
+    prompts: ``visible_accuracy`` scores None on the others). ``kl_coef``: the per-token KL penalty in the reward
+    (1e-3 in the paper), against a reference model the trainer keeps for it."""
     spec = dict(prm or {"name": "arith_rule"})
     model: ProcessRewardModel = PROCESS_REWARD_MODELS.get(spec["name"])(**dict(spec.get("kwargs") or {}))
     state: dict[str, Any] = {"separators": None}
@@ -220,10 +254,17 @@ def pure_estimator(
         solved = None
         if verifiable_reward is not None:
             column = batch.reward_names.index(verifiable_reward)
-            solved = torch.nan_to_num(batch.rewards_per_func[:, column].float(), nan=0.0)
-            groups = batch.completion_ids.shape[0] // batch.group_size
-            with_truth = torch.tensor([rng.random() < vr_fraction for _ in range(groups)])
-            verifiable = torch.where(with_truth.repeat_interleave(batch.group_size), solved, torch.nan)
+            scores = batch.rewards_per_func[:, column].float()
+            solved = torch.nan_to_num(scores, nan=0.0)
+            if vr_fraction is None:  # the verifier itself scores None (NaN) where the prompt's answer is hidden
+                verifiable = scores
+            else:
+                groups = batch.completion_ids.shape[0] // batch.group_size
+                with_truth = torch.tensor([rng.random() < vr_fraction for _ in range(groups)])
+                verifiable = torch.where(with_truth.repeat_interleave(batch.group_size), solved, torch.nan)
+        kl = None
+        if kl_coef != 0.0:  # k1 estimate of the sampled tokens, as OpenRLHF's compute_reward
+            kl = (batch.policy_logps - batch.ref_logps)[:, : batch.completion_mask.shape[1]]
         advantages = pure_advantages(
             step_rewards.to(batch.completion_mask.device),
             layout,
@@ -235,9 +276,16 @@ def pure_estimator(
             verifiable_coef=verifiable_coef,
             mask_step_ends=mask_step_ends,
             whiten=whiten,
+            kl=kl,
+            kl_coef=kl_coef,
         )
-        return AdvantageOutput(advantages, _metrics(step_rewards, layout, solved, credit, temperature))
+        metrics = _metrics(step_rewards, layout, solved, credit, temperature)
+        if kl is not None:
+            valid = batch.completion_mask.bool()
+            metrics["pure/kl_per_token"] = float(kl[valid].float().mean()) if valid.any() else 0.0
+        return AdvantageOutput(advantages, metrics)
 
+    estimate.needs_reference_logps = kl_coef != 0.0
     return estimate
 
 
