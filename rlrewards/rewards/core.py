@@ -136,6 +136,39 @@ def accuracy_reward(
     return scores
 
 
+@REWARDS.register("visible_accuracy")
+def visible_accuracy_reward(
+    prompts, completions, answer, answer_format: str = "answer_tag", format_gated: bool = False, **kwargs
+) -> list[float | None]:
+    """``accuracy`` for rows whose ``ground_truth_visible`` column is true, None ("no ground truth") for the rest.
+
+    Rows without the column, or with a null in it, count as visible. Hidden rows are not graded; TRL turns their
+    None into NaN, which estimators read as "this prompt carries no ground truth" (PURE's PRM+VR runs).
+    """
+    n = len(completions)
+    visible = [flag is None or bool(flag) for flag in _column(kwargs, "ground_truth_visible", n, None)]
+    rows = [i for i, flag in enumerate(visible) if flag]
+    scores: list[float | None] = [None] * n
+    if not rows:
+        return scores
+    row_kwargs = {
+        key: [value[i] for i in rows] if isinstance(value, list) and len(value) == n else value
+        for key, value in kwargs.items()
+        if key not in ("log_metric", "ground_truth_visible")
+    }
+    graded = accuracy_reward(
+        [prompts[i] for i in rows] if isinstance(prompts, list) and len(prompts) == n else prompts,
+        [completions[i] for i in rows],
+        [answer[i] for i in rows],
+        answer_format=answer_format,
+        format_gated=format_gated,
+        **row_kwargs,
+    )
+    for i, score in zip(rows, graded):
+        scores[i] = score
+    return scores
+
+
 def grade_completions(completions, answer, kwargs: Mapping[str, Any], fmt) -> list[bool]:
     """Whether each completion's extracted answer matches its row's ground truth under the row's checker."""
     checkers = _column(kwargs, "checker", len(completions), "numeric")

@@ -3,11 +3,20 @@
 ``HubMathTask`` reads a problem column and a ground-truth column, extracts the final answer (e.g. the last
 ``\\boxed{...}`` of a worked solution) and grades with math-verify. The loading code is the real one: tests point
 ``data_files`` at small fixtures with the hub dataset's schema, so no download is needed.
+
+Field names may reach into struct columns (``extra_info.question``, as in verl-format parquet files). With
+``visible_answer_fraction`` set, every row gets a boolean ``ground_truth_visible`` column: true for a seeded random
+subset of exactly ``round(fraction * rows)`` rows. The answer stays in every row (evaluation needs it); rewards that
+honour the column (``visible_accuracy``) score only the visible rows, e.g. PURE's PRM+VR runs, where a verifier sees
+the ground truth of 10% of the prompts.
 """
 
 from __future__ import annotations
 
 import json
+import logging
+import random
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -17,6 +26,10 @@ from rlrewards.rewards.checkers import CHECKERS
 from rlrewards.tasks.base import check_split, validate_rows
 from rlrewards.tasks.formats import last_boxed
 from rlrewards.tasks.prompts import resolve_system_prompt
+
+log = logging.getLogger(__name__)
+
+VISIBLE_COLUMN = "ground_truth_visible"
 
 
 def _raw(value) -> str | None:
@@ -43,6 +56,27 @@ def _aliases(value) -> str | None:
 ANSWER_EXTRACTORS = {"boxed": last_boxed, "raw": _raw, "gsm8k": _after_hashes, "aliases": _aliases}
 
 
+def field_value(record: Mapping[str, Any], key: str) -> Any:
+    """``record[key]``; a dotted key that is not a column walks into struct columns (``extra_info.question``).
+    None when any part is missing."""
+    if key in record:
+        return record[key]
+    value: Any = record
+    for part in key.split("."):
+        if not isinstance(value, Mapping) or part not in value:
+            return None
+        value = value[part]
+    return value
+
+
+def visible_mask(num_rows: int, fraction: float, seed: int) -> list[bool]:
+    """Exactly ``round(fraction * num_rows)`` True entries at positions drawn by ``random.Random(seed)``."""
+    if not 0.0 <= fraction <= 1.0:
+        raise ValueError(f"visible_answer_fraction must be in [0, 1], got {fraction}")
+    chosen = set(random.Random(seed).sample(range(num_rows), round(fraction * num_rows)))
+    return [index in chosen for index in range(num_rows)]
+
+
 @dataclass
 class HubMathTask:
     path: str
@@ -54,6 +88,7 @@ class HubMathTask:
         default_factory=lambda: {"train": "train", "validation": "test[:200]", "test": "test"}
     )
     data_files: dict[str, str] | None = None  # local files with the hub schema (tests, mirrors)
+    data_dir: str | None = None  # a folder of the hub repository holding the split files (load_dataset's data_dir)
     problem_field: str = "problem"
     answer_field: str = "solution"
     answer_extractor: str = "boxed"
@@ -61,7 +96,11 @@ class HubMathTask:
     prompt_template: str = "{problem}\n\nReason step by step and give the final answer as <answer>...</answer>."
     system_prompt: str | None = None  # a registered name (rlrewards.tasks.prompts) or literal text
     checker: str = "math_verify"  # how completions are graded: a CHECKERS name
-    extra_fields: list[str] = field(default_factory=list)
+    extra_fields: list[str] = field(default_factory=list)  # copied as is; "a.b" becomes column "b"
+    # None: no ground_truth_visible column. A fraction: that share of the rows is marked visible (seeded, exact count).
+    visible_answer_fraction: float | None = None
+    visible_answer_seed: int = 0
+    drop_unanswered: bool = False  # skip (and log) rows without a ground truth instead of failing on the first
 
     def __post_init__(self):
         if self.answer_extractor not in ANSWER_EXTRACTORS:
@@ -70,18 +109,28 @@ class HubMathTask:
             CHECKERS.get(self.checker)
         except KeyError as err:
             raise ValueError(f"task.checker: {err.args[0]}") from None
+        if self.visible_answer_fraction is not None and not 0.0 <= float(self.visible_answer_fraction) <= 1.0:
+            raise ValueError(f"task.visible_answer_fraction={self.visible_answer_fraction} must be in [0, 1] or null")
         self.splits = dict(self.splits)
         self.system_message = resolve_system_prompt(self.system_prompt)
 
     def spec(self) -> dict[str, Any]:
-        return {"path": self.path, "config_name": self.config_name, "revision": self.revision, "splits": self.splits}
+        return {
+            "path": self.path,
+            "config_name": self.config_name,
+            "data_dir": self.data_dir,
+            "revision": self.revision,
+            "splits": self.splits,
+        }
 
     def _raw_split(self, split: str) -> Dataset:
         if split not in self.splits:
             raise ValueError(f"task {self.name}: no '{split}' split configured (task.splits has {list(self.splits)})")
         if self.data_files:
             return load_dataset("json", data_files=dict(self.data_files), split=self.splits[split])
-        return load_dataset(self.path, self.config_name, split=self.splits[split], revision=self.revision)
+        return load_dataset(
+            self.path, self.config_name, data_dir=self.data_dir, split=self.splits[split], revision=self.revision
+        )
 
     def load_split(self, split: str) -> Dataset:
         check_split(split)
@@ -89,7 +138,7 @@ class HubMathTask:
         extract = ANSWER_EXTRACTORS[self.answer_extractor]
         rows = []
         for index, record in enumerate(raw):
-            problem, reference = record.get(self.problem_field), record.get(self.answer_field)
+            problem, reference = field_value(record, self.problem_field), field_value(record, self.answer_field)
             messages = [{"role": "system", "content": self.system_message}] if self.system_message else []
             messages.append({"role": "user", "content": self.prompt_template.format(problem=problem)})
             rows.append(
@@ -98,10 +147,21 @@ class HubMathTask:
                     "prompt": messages if problem else [],
                     "answer": extract(reference) if reference is not None else None,
                     "checker": self.checker,
-                    **{key: record.get(key) for key in self.extra_fields},
+                    **{key.rsplit(".", 1)[-1]: field_value(record, key) for key in self.extra_fields},
                 }
             )
-        validate_rows(rows, source=f"task {self.name} ({self.path}, split {self.splits[split]})")
+        source = f"task {self.name} ({self.path}, split {self.splits[split]})"
+        if self.drop_unanswered:
+            kept = [row for row in rows if row["answer"] not in (None, "")]
+            if len(kept) < len(rows):
+                dropped = [row["id"] for row in rows if row["answer"] in (None, "")]
+                log.warning("%s: dropped %d rows without a ground truth: %s", source, len(dropped), dropped[:10])
+            rows = kept
+        validate_rows(rows, source=source)
+        if self.visible_answer_fraction is not None:
+            mask = visible_mask(len(rows), float(self.visible_answer_fraction), int(self.visible_answer_seed))
+            for row, visible in zip(rows, mask):
+                row[VISIBLE_COLUMN] = visible
         return Dataset.from_list(rows)
 
     def check(self, prediction: str | None, answer: str) -> bool:
