@@ -86,3 +86,21 @@ def test_problems_that_reach_max_value_still_sample():
     rows = task.load_split("train")
     assert len(rows) == 3000 and set(rows["level"]) == {1, 2, 3, 4}
     assert all(0 <= int(a) <= 99 for a in rows["answer"])
+
+
+def test_direct_answer_fraction_strips_the_steps_of_that_share_of_training_solutions_only():
+    sizes = {"train": 2000, "validation": 10, "test": 200}
+    worked = ArithTask(split_sizes=sizes)
+    sloppy = ArithTask(split_sizes=sizes, direct_answer_fraction=0.5)
+    train, reference = sloppy.load_split("train"), worked.load_split("train")
+    texts = [row[0]["content"] for row in train["completion"]]
+    direct = [t for t in texts if "\n\n" not in t]
+    assert 0.45 < len(direct) / len(texts) < 0.55
+    assert all(t.startswith("<answer>") and t.endswith("</answer>") for t in direct)
+    for text, full, answer in zip(texts, reference["completion"], train["answer"]):
+        assert text == full[0]["content"] or text == f"<answer>{answer}</answer>"  # only the steps go
+    assert train["prompt"] == reference["prompt"] and train["answer"] == reference["answer"]
+    assert sloppy.load_split("test")["completion"] == worked.load_split("test")["completion"]
+    assert sloppy.load_split("train")["completion"] == train["completion"]  # deterministic
+    with pytest.raises(ValueError, match="direct_answer_fraction"):
+        ArithTask(direct_answer_fraction=1.5)

@@ -93,6 +93,9 @@ class ArithTask:
     max_value: int = 999
     split_sizes: dict[str, int] = field(default_factory=lambda: {"train": 20000, "validation": 200, "test": 500})
     prompt_template: str = "{expression}"
+    # Fraction of the training split's worked solutions that state the answer without writing the steps: a teacher
+    # that skips its work. Only the SFT warm start reads those solutions; prompts, answers and checks are unchanged.
+    direct_answer_fraction: float = 0.0
     name: str = "arith"
 
     def __post_init__(self):
@@ -102,6 +105,8 @@ class ArithTask:
             )
         if self.max_operand < 2 or self.max_multiplier < 2 or self.max_value < 2 * self.max_operand:
             raise ValueError("task: need max_operand >= 2, max_multiplier >= 2 and max_value >= 2 * max_operand")
+        if not 0.0 <= self.direct_answer_fraction <= 1.0:
+            raise ValueError(f"task.direct_answer_fraction={self.direct_answer_fraction} must lie in [0, 1]")
         self.split_sizes = dict(self.split_sizes)
         self.format = get_answer_format(self.answer_format)
 
@@ -139,7 +144,10 @@ class ArithTask:
                 "confidence": random.Random(f"{self.seed}-{split}-{index}").randint(1, 9) / 10,
                 "analysis": f"{level} steps",
             }
-        solution = self.format.render(problem.steps(), str(problem.answer), **extras)
+        steps = problem.steps()
+        if split == "train" and random.Random(f"{self.seed}-direct-{index}").random() < self.direct_answer_fraction:
+            steps = []
+        solution = self.format.render(steps, str(problem.answer), **extras)
         return {
             "id": f"arith-{split}-{index}",
             "prompt": [{"role": "user", "content": prompt}],
