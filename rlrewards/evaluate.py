@@ -1,13 +1,17 @@
-"""``rlrewards-eval``: score a trained run's model on its task's held-out split.
+"""``rlrewards-eval``: score a trained run's model on its task's held-out split, or on a suite of benchmarks.
 
-Reads the run's saved ``config.yaml`` (task and answer format), loads ``<run_dir>/model`` or ``checkpoint``, and
-writes per-sample ``samples.jsonl`` and ``metrics.json`` into the evaluation's own output directory.
+Reads the run's saved ``config.yaml`` (task, answer format, system prompt), loads ``<run_dir>/model`` or
+``checkpoint``, and writes per-sample ``samples.jsonl`` and ``metrics.json`` into the evaluation's own output
+directory. With ``benchmarks`` (usually from ``suite=<paper>``), each benchmark is a ``conf/task/`` option evaluated
+with its own decodings (e.g. LaSeR's n = 2 on MATH-500 and n = 32 on AIME), written under ``<output>/<benchmark>/``,
+and ``metrics.json`` maps benchmark -> metrics. Accuracy over n samples is avg@n (the papers' Pass@1).
 """
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 import hydra
 from hydra.utils import instantiate
@@ -17,10 +21,11 @@ from rlrewards.config import ConfigError
 from rlrewards.eval.generation import decodings_from_config, evaluate_split
 from rlrewards.eval.plots import reliability_diagrams
 from rlrewards.models.loading import load_pretrained
+from rlrewards.pipeline import self_reward_spec
 from rlrewards.train import CONFIG_DIR
 
 
-def evaluate_run(cfg: DictConfig) -> dict[str, float]:
+def evaluate_run(cfg: DictConfig) -> dict[str, Any]:
     run_dir = Path(cfg.run_dir)
     saved = run_dir / "config.yaml"
     if not saved.exists():
@@ -29,22 +34,47 @@ def evaluate_run(cfg: DictConfig) -> dict[str, float]:
     checkpoint = str(cfg.checkpoint or run_dir / "model")
     if cfg.checkpoint is None and not Path(checkpoint).exists():
         raise ConfigError(f"run_dir={run_dir} has no model/ (trained with save_model=false?); pass checkpoint=...")
-    task = instantiate(train_cfg.task, _convert_="all")
-    dataset = task.load_split(str(cfg.split))
-    if cfg.limit:
-        dataset = dataset.select(range(min(int(cfg.limit), len(dataset))))
+    benchmarks = benchmark_tasks(cfg, train_cfg)  # fail on a bad benchmark before loading any model
     model, tokenizer = load_pretrained(checkpoint, dtype="auto")
-    decodings = decodings_from_config(cfg.decodings, cfg.max_new_tokens, cfg.batch_size)
-    metrics, records = evaluate_split(
-        model, tokenizer, dataset, train_cfg.recipe.answer_format, decodings, seed=int(cfg.seed)
-    )
+    self_reward = self_reward_spec(train_cfg, tokenizer, measured_c_ref(run_dir))
     out = Path(cfg.paths.output_dir)
+    if benchmarks is None:
+        task = instantiate(train_cfg.task, _convert_="all")
+        return evaluate_task(cfg, cfg, task, train_cfg, model, tokenizer, self_reward, out, checkpoint)
+    results = {}
+    for name, (spec, task) in benchmarks.items():
+        print(f"== {name}")
+        results[name] = evaluate_task(cfg, spec, task, train_cfg, model, tokenizer, self_reward, out / name, checkpoint)
+    (out / "metrics.json").write_text(json.dumps(results, indent=2))
+    print_benchmark_table(results)
+    return results
+
+
+def evaluate_task(cfg, spec, task, train_cfg, model, tokenizer, self_reward, out: Path, checkpoint: str) -> dict:
+    """One task's split under ``spec``'s decodings (falling back to the top-level ones); writes samples and metrics."""
+    split = str(spec.get("split") or cfg.split)
+    dataset = task.load_split(split)
+    limit = spec.get("limit", cfg.limit)
+    if limit:
+        dataset = dataset.select(range(min(int(limit), len(dataset))))
+    decodings = decodings_from_config(
+        spec.get("decodings") or cfg.decodings, spec.get("max_new_tokens") or cfg.max_new_tokens, cfg.batch_size
+    )
+    metrics, records = evaluate_split(
+        model,
+        tokenizer,
+        dataset,
+        train_cfg.recipe.answer_format,
+        decodings,
+        seed=int(cfg.seed),
+        self_reward=self_reward,
+    )
     out.mkdir(parents=True, exist_ok=True)
     with (out / "samples.jsonl").open("w") as handle:
         for record in records:
             handle.write(json.dumps(record) + "\n")
     reliability_diagrams([{**r} for r in records], out, "eval")
-    result = {"checkpoint": checkpoint, "split": str(cfg.split), "num_problems": len(dataset), **metrics}
+    result = {"checkpoint": checkpoint, "task": task.name, "split": split, "num_problems": len(dataset), **metrics}
     (out / "metrics.json").write_text(json.dumps(result, indent=2))
     for name, value in metrics.items():
         if not name.endswith("stderr"):
@@ -52,9 +82,55 @@ def evaluate_run(cfg: DictConfig) -> dict[str, float]:
     return result
 
 
+def benchmark_tasks(cfg: DictConfig, train_cfg: DictConfig) -> dict[str, tuple[DictConfig, Any]] | None:
+    """``benchmarks: {name: {task, decodings, max_new_tokens, limit, split, task_overrides}}`` -> instantiated tasks
+    that use the run's answer format and system prompt. None when no benchmarks are configured."""
+    if not cfg.get("benchmarks"):
+        return None
+    known = sorted(p.stem for p in (Path(CONFIG_DIR) / "task").glob("*.yaml"))
+    tasks = {}
+    for name, spec in cfg.benchmarks.items():
+        spec = spec or OmegaConf.create({})
+        option = str(spec.get("task") or name)
+        path = Path(CONFIG_DIR) / "task" / f"{option}.yaml"
+        if not path.exists():
+            raise ConfigError(f"benchmarks.{name}.task={option!r} is not a task config. Known: {', '.join(known)}")
+        task_cfg = OmegaConf.load(path)
+        if "defaults" in task_cfg:
+            raise ConfigError(f"benchmarks.{name}: task config {option!r} composes others; name a plain task config")
+        task_cfg = OmegaConf.merge(task_cfg, spec.get("task_overrides") or {})
+        holder = OmegaConf.create({"recipe": train_cfg.recipe, "seed": train_cfg.get("seed", 0), "task": task_cfg})
+        try:
+            tasks[str(name)] = (spec, instantiate(holder.task, _convert_="all"))
+        except Exception as err:  # noqa: BLE001 - name the benchmark whatever the task's constructor raised
+            raise ConfigError(f"benchmarks.{name} (task {option!r}): {err}") from err
+    return tasks
+
+
+def measured_c_ref(run_dir: Path) -> float | None:
+    """The c_ref a LaSeR run measured (``c_ref: auto``), from its metrics log; None when it logged none."""
+    metrics = run_dir / "metrics.jsonl"
+    value = None
+    if metrics.exists():
+        for line in metrics.read_text().splitlines():
+            value = json.loads(line).get("train/laser/c_ref", value)
+    return value
+
+
+def print_benchmark_table(results: dict[str, dict]) -> None:
+    names = sorted({k for r in results.values() for k in r if k.startswith("accuracy_") and not k.endswith("stderr")})
+    print(f"{'benchmark':<16}" + "".join(f"{n:>20}" for n in names))
+    for bench, metrics in results.items():
+        cells = "".join(f"{metrics[n]:>20.3f}" if n in metrics else f"{'':>20}" for n in names)
+        print(f"{bench:<16}{cells}")
+
+
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
 def main(cfg: DictConfig) -> float | None:
-    return evaluate_run(cfg).get("accuracy_greedy")
+    result = evaluate_run(cfg)
+    if cfg.get("benchmarks"):
+        return None
+    return result.get("accuracy_greedy")
 
 
 if __name__ == "__main__":

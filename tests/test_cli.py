@@ -83,6 +83,63 @@ def test_eval_reloads_the_saved_model_and_reproduces_its_greedy_accuracy(demo_ru
     assert json.loads((tmp_path / "metrics.json").read_text())["split"] == "test"
 
 
+def test_eval_suite_scores_each_benchmark_with_its_own_sample_count(demo_run, tmp_path):
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+    from omegaconf import OmegaConf
+
+    from rlrewards.evaluate import evaluate_run
+
+    _, run_dir = demo_run
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
+        cfg = compose(
+            config_name="eval", overrides=[f"run_dir={run_dir}", "suite=laser", f"paths.output_dir={tmp_path}"]
+        )
+    counts = {name: spec.decodings.sampled.num_samples for name, spec in cfg.benchmarks.items()}
+    assert counts == {"math500": 2, "olympiadbench": 2, "amc23": 32, "aime24": 32, "aime25": 32}
+    assert cfg.max_new_tokens == 8192
+    # offline: two of the suite's benchmarks from their fixtures, short generations
+    fixtures = REPO_ROOT / "tests" / "fixtures"
+    cfg.benchmarks = OmegaConf.create(
+        {
+            name: {
+                **OmegaConf.to_container(cfg.benchmarks[name]),
+                "task_overrides": {"data_files": {"test": str(path)}},
+            }
+            for name, path in [("math500", fixtures / "math500/test.jsonl"), ("aime24", fixtures / "aime24/test.jsonl")]
+        }
+    )
+    cfg.max_new_tokens = 8
+    results = evaluate_run(cfg)
+    assert set(results) == {"math500", "aime24"}
+    for name, samples in [("math500", 2), ("aime24", 32)]:
+        assert results[name]["num_problems"] == 1 and results[name]["task"] == name
+        records = [json.loads(line) for line in (tmp_path / name / "samples.jsonl").open()]
+        assert len(records) == samples
+        assert results[name]["accuracy_sampled"] == pytest.approx(sum(r["correct"] for r in records) / samples)
+    assert json.loads((tmp_path / "metrics.json").read_text())["aime24"]["num_problems"] == 1
+
+
+def test_eval_suite_with_an_unknown_task_fails_before_loading_the_model(demo_run, tmp_path):
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from rlrewards.config import ConfigError
+    from rlrewards.evaluate import evaluate_run
+
+    _, run_dir = demo_run
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
+        cfg = compose(
+            config_name="eval",
+            overrides=[f"run_dir={run_dir}", "+benchmarks.mystery.task=no_such_task", f"paths.output_dir={tmp_path}"],
+        )
+    with pytest.raises(ConfigError, match=r"benchmarks.mystery.task='no_such_task'.*Known: .*aime24"):
+        evaluate_run(cfg)
+    assert not list(tmp_path.iterdir())
+
+
 def test_second_run_reuses_the_cached_warm_start(tmp_path, cache_dir):
     first = cli([*FAST, "save_model=false"], tmp_path / "a", cache_dir)
     second = cli([*FAST, "save_model=false"], tmp_path / "b", cache_dir)
