@@ -88,3 +88,19 @@ def test_hydra_does_not_change_directory_and_runs_land_under_log_dir():
 def test_groups_cover_the_documented_layout():
     present = {p.name for p in Path(CONFIG_DIR).iterdir() if p.is_dir()}
     assert set(GROUPS) | {"hydra", "experiment", "hparams_search"} <= present
+
+
+@pytest.mark.parametrize("suite", options("suite"))
+def test_every_eval_suite_composes_and_builds_its_benchmark_tasks(suite):
+    from rlrewards.evaluate import benchmark_tasks
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose(config_name="eval", overrides=["run_dir=unused", f"suite={suite}"])
+    train_cfg = compose_train([f"recipe={suite}", "recipe.answer_format=boxed"])
+    OmegaConf.resolve(train_cfg)
+    tasks = benchmark_tasks(cfg, train_cfg)
+    assert set(tasks) == set(cfg.benchmarks) and len(tasks) == 5
+    for name, (spec, task) in tasks.items():
+        assert task.name == name and task.answer_format == "boxed"
+        assert all(d.num_samples >= 1 for d in spec.decodings.values())
