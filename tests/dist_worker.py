@@ -1,7 +1,8 @@
 """Run by test_distributed.py under torchrun with 2 CPU processes (gloo): one GRPO step with an estimator whose
 group spans both processes. Each rank saves what the estimator saw and what the loss received.
 
-argv: output dir, estimator (``ramp``: a row/position code that exposes any wrong slice; or a registered name)."""
+argv: output dir, estimator (``ramp``: a row/position code that exposes any wrong slice; ``laser``: LaSeR with
+mixing from the first step, run inside the loss forward; or a registered name)."""
 
 import sys
 from pathlib import Path
@@ -9,8 +10,10 @@ from pathlib import Path
 import torch
 from trainer_helpers import digit_fraction, grpo_args, small_dataset
 
-from rlrewards.models.tiny import build_tiny_model, build_tiny_tokenizer
+from rlrewards.models.tiny import RESERVED, build_tiny_model, build_tiny_tokenizer
+from rlrewards.recipes.laser import laser_estimator, laser_self_reward_loss
 from rlrewards.trainer import ADVANTAGE_ESTIMATORS, AdvantageOutput, RecipeGRPOTrainer
+from rlrewards.trainer.recipe_trainer import ROW_INDEX
 
 out_dir = Path(sys.argv[1])
 estimator_name = sys.argv[2] if len(sys.argv) > 2 else "ramp"
@@ -37,6 +40,8 @@ def recording(estimator):
         result = estimator(batch)
         seen.update(ids=batch.completion_ids.cpu(), mask=batch.completion_mask.cpu(), rewards=batch.rewards.cpu())
         seen.update(adv=result.advantages.cpu(), metrics=result.metrics, group_size=batch.group_size)
+        if batch.slot_logps is not None:
+            seen.update(slot_logps=batch.slot_logps.cpu(), grpo_adv=batch.grpo_advantages.cpu())
         return result
 
     return estimate
@@ -54,6 +59,18 @@ class RecordingTrainer(RecipeGRPOTrainer):
         )
         return output
 
+    def _rollout_batch(self, output):
+        batch = super()._rollout_batch(output)
+        if estimator_name == "laser":  # an untrained model rarely stops; mixing needs finished completions
+            batch.is_finished = torch.ones_like(batch.is_finished)
+        return batch
+
+    def _compute_loss(self, model, inputs):
+        loss = super()._compute_loss(model, inputs)
+        if ROW_INDEX in inputs:  # the deferred estimator installed these during the loss forward
+            seen.update(loss_rows=inputs[ROW_INDEX].cpu(), loss_adv=inputs["advantages"].cpu())
+        return loss
+
 
 tokenizer = build_tiny_tokenizer()
 model = build_tiny_model(tokenizer, hidden_size=32, num_layers=2, num_heads=2, num_kv_heads=1, intermediate_size=64)
@@ -65,15 +82,26 @@ args = grpo_args(
     max_completion_length=12,
     shuffle_dataset=False,
 )
+if estimator_name == "ramp":
+    hooks = {"advantage_estimator": ramp_estimator}
+elif estimator_name == "laser":
+    mix = laser_estimator(c_ref=-4.8, reasoning_warmup=0, self_reward_warmup=0, std_threshold=0.0, tau=0.5)
+    hooks = {
+        "advantage_estimator": recording(mix),
+        "aux_loss": laser_self_reward_loss(beta_v=0.1),
+        "aux_loss_coef": 0.1,
+        "slot_token_id": tokenizer.convert_tokens_to_ids(RESERVED[0]),
+    }
+    hooks["advantage_estimator"].needs_slot_logps = mix.needs_slot_logps
+else:
+    hooks = {"advantage_estimator": recording(ADVANTAGE_ESTIMATORS.get(estimator_name)())}
 trainer = RecordingTrainer(
     model=model,
     reward_funcs=[digit_fraction],
     args=args,
     train_dataset=small_dataset(16),
     processing_class=tokenizer,
-    advantage_estimator=ramp_estimator
-    if estimator_name == "ramp"
-    else recording(ADVANTAGE_ESTIMATORS.get(estimator_name)()),
+    **hooks,
 )
 trainer.train()
 torch.save(seen, out_dir / f"rank{seen['rank']}.pt")

@@ -69,3 +69,24 @@ def test_tempo_on_two_processes_equals_one_process_on_the_gathered_batch(tmp_pat
         installed[4 * rank : 4 * rank + 4, :width] = record["local_adv"]
     torch.testing.assert_close(installed, single)
     assert set(gathered["metrics"]) == {"tempo/branch_token_frac", "tempo/mean_branch_depth", "tempo/td_share"}
+
+
+def test_laser_mixing_in_the_loss_forward_on_two_processes_equals_one_process_on_the_gathered_batch(tmp_path):
+    from rlrewards.algorithms.laser import mixed_advantages, self_reward_scores
+
+    ranks = run_two_processes(tmp_path, "laser")
+    gathered = ranks[0]
+    for key in ("ids", "slot_logps", "grpo_adv", "adv"):
+        assert torch.equal(gathered[key], ranks[1][key]), key
+    # The group of 8 spans both processes; mixing reads the slot scores of all 8.
+    scores = self_reward_scores(gathered["slot_logps"].float(), -4.8, 0.1)
+    finished = torch.ones(8, dtype=torch.bool)
+    expected = mixed_advantages(gathered["grpo_adv"], scores, finished, 8, tau=0.5, std_threshold=0.0)
+    torch.testing.assert_close(gathered["adv"], expected)
+    assert not torch.equal(expected, gathered["grpo_adv"])
+    # Each process's loss received its own rows (in TRL's shuffled order) with their mixed advantages.
+    rows = torch.cat([record["loss_rows"] for record in ranks])
+    assert sorted(rows.tolist()) == list(range(8))
+    for rank, record in enumerate(ranks):
+        assert all(4 * rank <= r < 4 * rank + 4 for r in record["loss_rows"].tolist())
+        torch.testing.assert_close(record["loss_adv"], expected[record["loss_rows"]])
