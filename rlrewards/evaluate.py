@@ -4,7 +4,8 @@ Reads the run's saved ``config.yaml`` (task, answer format, system prompt), load
 ``checkpoint``, and writes per-sample ``samples.jsonl`` and ``metrics.json`` into the evaluation's own output
 directory. With ``benchmarks`` (usually from ``suite=<paper>``), each benchmark is a ``conf/task/`` option evaluated
 with its own decodings (e.g. LaSeR's n = 2 on MATH-500 and n = 32 on AIME), written under ``<output>/<benchmark>/``,
-and ``metrics.json`` maps benchmark -> metrics. Accuracy over n samples is avg@n (the papers' Pass@1).
+and ``metrics.json`` maps benchmark -> metrics. Accuracy over n samples is avg@n (the papers' Pass@1); with n > 1
+samples the metrics also hold unbiased pass@k and maj@k.
 """
 
 from __future__ import annotations

@@ -118,6 +118,7 @@ def test_eval_suite_scores_each_benchmark_with_its_own_sample_count(demo_run, tm
         records = [json.loads(line) for line in (tmp_path / name / "samples.jsonl").open()]
         assert len(records) == samples
         assert results[name]["accuracy_sampled"] == pytest.approx(sum(r["correct"] for r in records) / samples)
+        assert f"pass@{samples}_sampled" in results[name] and f"maj@{samples}_sampled" in results[name]
     assert json.loads((tmp_path / "metrics.json").read_text())["aime24"]["num_problems"] == 1
 
 

@@ -10,7 +10,13 @@ from dataclasses import dataclass
 import torch
 
 from rlrewards.algorithms.rlcr import parse_confidence
-from rlrewards.eval.metrics import auroc, expected_calibration_error, self_verification_f1, summarize_calibration
+from rlrewards.eval.metrics import (
+    auroc,
+    expected_calibration_error,
+    pass_at_k,
+    self_verification_f1,
+    summarize_calibration,
+)
 from rlrewards.eval.voting import majority_vote, max_confidence, weighted_majority_vote
 from rlrewards.rewards.checkers import CHECKERS
 from rlrewards.tasks.formats import get_answer_format
@@ -274,6 +280,8 @@ def evaluate_split(
         metrics[f"accuracy_{decoding.name}"] = accuracy
         metrics[f"accuracy_{decoding.name}_stderr"] = stderr
         metrics[f"format_{decoding.name}"] = sum(r["well_formed"] for r in records) / max(len(records), 1)
+        if decoding.num_samples > 1:
+            metrics.update({f"{k}_{decoding.name}": v for k, v in sampling_metrics(records).items()})
         if get_answer_format(answer_format).states_confidence:
             metrics.update({f"{k}_{decoding.name}": v for k, v in confidence_metrics(records).items()})
             if decoding.num_samples > 1:
@@ -300,13 +308,34 @@ def confidence_metrics(records: Sequence[dict]) -> dict[str, float]:
     return summary
 
 
-def sample_scaling(records: Sequence[dict], sizes: Sequence[int] = (1, 2, 4, 8, 16)) -> dict[str, float]:
-    """Accuracy of majority vote, confidence-weighted vote and max-confidence over the first N samples of each
-    prompt (RLCR Fig. 4), for each N up to the number of samples drawn."""
+def sampling_metrics(records: Sequence[dict], sizes: Sequence[int] = (1, 2, 4, 8, 16, 32)) -> dict[str, float]:
+    """For n samples per prompt: unbiased pass@k and majority vote over the first k samples (maj@k), for each k in
+    ``sizes`` up to n, averaged over prompts. Accuracy over all samples is avg@n, reported as ``accuracy_*``."""
+    groups = _by_prompt(records)
+    available = min((len(g) for g in groups), default=0)
+    results = {}
+    for k in [size for size in sizes if size <= available]:
+        passed = [pass_at_k(len(g), sum(bool(r["correct"]) for r in g), k) for g in groups]
+        results[f"pass@{k}"] = sum(passed) / len(groups)
+        voted = [
+            majority_vote([r["extracted"] for r in g[:k]]) in {r["extracted"] for r in g[:k] if r["correct"]}
+            for g in groups
+        ]
+        results[f"maj@{k}"] = sum(voted) / len(groups)
+    return results
+
+
+def _by_prompt(records: Sequence[dict]) -> list[list[dict]]:
     by_prompt: dict[object, list[dict]] = {}
     for record in records:
         by_prompt.setdefault(record["id"], []).append(record)
-    groups = [sorted(g, key=lambda r: r["sample"]) for g in by_prompt.values()]
+    return [sorted(g, key=lambda r: r["sample"]) for g in by_prompt.values()]
+
+
+def sample_scaling(records: Sequence[dict], sizes: Sequence[int] = (1, 2, 4, 8, 16)) -> dict[str, float]:
+    """Accuracy of majority vote, confidence-weighted vote and max-confidence over the first N samples of each
+    prompt (RLCR Fig. 4), for each N up to the number of samples drawn."""
+    groups = _by_prompt(records)
     available = min((len(g) for g in groups), default=0)
     results = {}
     for n in [size for size in sizes if size <= available]:

@@ -113,3 +113,16 @@ def summarize_calibration(confidences: Sequence[float], correct: Sequence[bool],
         "auroc": auroc(confidences, correct),
         "mean_confidence": float(np.mean(_as_array(confidences))) if len(confidences) else 0.0,
     }
+
+
+def pass_at_k(num_samples: int, num_correct: int, k: int) -> float:
+    """Unbiased pass@k (Chen et al. 2021): ``1 - C(n - c, k) / C(n, k)``, the chance that k of the n samples drawn
+    without replacement contain a correct one; computed as a running product, exact for any n."""
+    if not 0 < k <= num_samples or not 0 <= num_correct <= num_samples:
+        raise ValueError(f"pass@k needs 0 < k <= n and 0 <= c <= n, got n={num_samples}, c={num_correct}, k={k}")
+    if num_samples - num_correct < k:
+        return 1.0
+    miss = 1.0
+    for i in range(num_samples - num_correct + 1, num_samples + 1):
+        miss *= 1.0 - k / i
+    return 1.0 - miss
