@@ -235,3 +235,34 @@ def test_kl_in_reward_with_an_in_memory_policy_fails_early(tiny_model, tiny_toke
             processing_class=tiny_tokenizer,
             advantage_estimator=estimator,
         )
+
+
+def test_estimator_without_a_prm_is_rloo_on_the_verifiable_reward(monkeypatch):
+    import rlrewards.recipes.pure as pure_module
+    from rlrewards.recipes.pure import pure_estimator
+    from rlrewards.trainer import RolloutBatch
+
+    with pytest.raises(ValueError, match="prm and verifiable_reward are both null"):
+        pure_estimator(prm=None)
+    layout_ids = torch.tensor([[1, 9, 2, 2, 0], [3, 3, 0, 0, 0]])
+    mask = torch.tensor([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0]])
+    estimator = pure_estimator(prm=None, verifiable_reward="accuracy", vr_fraction=None, whiten=False)
+    batch = RolloutBatch(
+        completion_ids=layout_ids,
+        completion_mask=mask,
+        rewards=torch.tensor([1.0, 0.0]),
+        rewards_per_func=torch.tensor([[1.0], [0.0]]),
+        reward_names=["accuracy"],
+        group_size=2,
+        grpo_advantages=torch.zeros(2),
+        is_finished=torch.ones(2, dtype=torch.bool),
+        completions=["", ""],
+        global_step=0,
+        pad_token_id=0,
+    )
+    separators = StepSeparators(blank_line=(9,), newline=(), ends_with_newline=())
+    monkeypatch.setattr(pure_module, "separator_token_ids", lambda tokenizer: separators)
+    advantages = estimator(batch).advantages
+    # v = solved - 1 = (0, -1); leave-one-out: (0 - (-1), -1 - 0) = (1, -1) on every token; step ends zeroed
+    torch.testing.assert_close(advantages[0], torch.tensor([1.0, 0.0, 1.0, 1.0, 0.0]))
+    torch.testing.assert_close(advantages[1], torch.tensor([-1.0, -1.0, 0.0, 0.0, 0.0]))

@@ -274,10 +274,14 @@ def test_the_prm_goes_to_this_process_gpu(monkeypatch):
 
 
 @pytest.mark.parametrize("base", list(BASES))
-def test_vr_experiments_are_grpo_on_every_ground_truth(base):
+def test_vr_experiments_are_pure_without_a_prm_on_every_ground_truth(base, monkeypatch):
+    monkeypatch.delenv("LOCAL_RANK", raising=False)
     cfg = compose_experiment(f"{base}_vr")
+    validate_config(cfg)
     check_paper_trainer(cfg, base)
-    assert cfg.recipe.name == "grpo" and cfg.recipe.advantage is None
-    assert cfg.recipe.rewards.accuracy.fn == "accuracy" and cfg.recipe.rewards.accuracy.weight == 1.0
-    assert cfg.trainer.learning_rate == 1.0e-6 and cfg.trainer.beta == 1.0e-3 and cfg.trainer.scale_rewards == "batch"
+    kwargs = cfg.recipe.advantage.kwargs
+    assert cfg.recipe.name == "pure" and kwargs.prm is None
+    assert kwargs.verifiable_reward == "visible_accuracy" and kwargs.vr_fraction is None and kwargs.kl_coef == 1.0e-3
+    assert cfg.recipe.rewards.visible_accuracy.weight == 0.0 and cfg.trainer.beta == 0.0
+    assert cfg.trainer.learning_rate == 1.0e-6
     assert cfg.task.visible_answer_fraction == 1.0

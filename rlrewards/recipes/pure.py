@@ -235,9 +235,14 @@ def pure_estimator(
     score is the verifier (e.g. ``accuracy``), used for ``vr_fraction`` of the groups drawn each step, or, with
     ``vr_fraction: null``, wherever the verifier scored (the official data keeps the ground truth of a fixed 10% of
     prompts: ``visible_accuracy`` scores None on the others). ``kl_coef``: the per-token KL penalty in the reward
-    (1e-3 in the paper), against a reference model the trainer keeps for it."""
-    spec = dict(prm or {"name": "arith_rule"})
-    model: ProcessRewardModel = PROCESS_REWARD_MODELS.get(spec["name"])(**dict(spec.get("kwargs") or {}))
+    (1e-3 in the paper), against a reference model the trainer keeps for it. ``prm: null``: no process reward, the
+    verifiable reward alone (the paper's PURE-VR: RLOO on the last token, KL in the reward, whitening)."""
+    model: ProcessRewardModel | None = None
+    if prm is not None:
+        spec = dict(prm)
+        model = PROCESS_REWARD_MODELS.get(spec["name"])(**dict(spec.get("kwargs") or {}))
+    elif verifiable_reward is None:
+        raise ValueError("recipe.advantage.kwargs: prm and verifiable_reward are both null; PURE needs a reward")
     state: dict[str, Any] = {"separators": None}
     rng = random.Random(seed)
 
@@ -245,7 +250,8 @@ def pure_estimator(
         if state["separators"] is None:
             state["separators"] = separator_token_ids(batch.tokenizer)
         layout = split_steps(batch.completion_ids, batch.completion_mask, state["separators"])
-        step_scores = model.score(_step_batch(batch, layout))
+        rows = batch.completion_ids.shape[0]
+        step_scores = model.score(_step_batch(batch, layout)) if model is not None else [[] for _ in range(rows)]
         step_rewards = torch.zeros(layout.mask.shape, dtype=torch.float32)
         for row, values in enumerate(step_scores):
             values = [v if v == v else 0.0 for v in values[: layout.mask.shape[1]]]  # NaN-safe
