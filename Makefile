@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-all lint format clean
+.PHONY: install demo test test-all lint format clean reproduce
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,3 +38,7 @@ format: $(STAMP)
 
 clean:
 	rm -rf outputs multirun .pytest_cache .ruff_cache
+
+# Print the train and eval commands (with GPU counts) for every reproduced row of a paper: make reproduce PAPER=pure
+reproduce: $(STAMP)
+	$(BIN)/python scripts/reproduce.py $(PAPER)

@@ -31,3 +31,27 @@ def test_rlcr_reference_matches_the_quoted_headline():
     data = yaml.safe_load((REPO_ROOT / "results" / "papers" / "rlcr.yaml").read_text())
     hotpot = {(r["method"], r["benchmark"]): r for r in data["tables"][0]["rows"]}
     assert hotpot[("RLCR", "HotpotQA vanilla")]["ece"] == 0.03 and hotpot[("RLVR", "HotpotQA vanilla")]["ece"] == 0.37
+
+
+@pytest.mark.parametrize("path", PAPERS, ids=[p.stem for p in PAPERS])
+def test_reproduce_entries_name_real_rows_and_experiments(path: Path):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("reproduce", REPO_ROOT / "scripts" / "reproduce.py")
+    reproduce = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(reproduce)
+    data = yaml.safe_load(path.read_text())
+    rows = {(t["name"], r["model"], r["method"]) for t in data["tables"] for r in t["rows"]}
+    entries = data["reproduce"]
+    assert entries
+    for entry in entries:
+        assert (entry["table"], entry["model"], entry["method"]) in rows, entry
+        for experiment in entry["experiments"]:
+            assert (REPO_ROOT / "conf" / "experiment" / f"{experiment}.yaml").exists(), experiment
+    lines = reproduce.commands(path.stem)
+    launches = [line for line in lines if line.startswith(("rlrewards-train", "accelerate launch"))]
+    assert len(launches) == sum(len(e["experiments"]) for e in entries)
+    for line in launches:
+        gpus, accumulation = reproduce.experiment_resources(line.split("experiment=")[1].split()[0])
+        assert gpus >= 1 and f"trainer.gradient_accumulation_steps={accumulation}" in line
+        assert line.startswith("accelerate launch") == (gpus > 1) and "hydra.run.dir=" in line
