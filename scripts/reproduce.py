@@ -5,8 +5,8 @@
 Reads ``results/papers/<paper>.yaml`` (its ``reproduce`` list maps table rows to experiment files) and composes each
 experiment to read ``resources``: the GPU count of the paper's runs and the completions per optimizer step, from
 which the command sets the gradient accumulation for that GPU count. Runs on one GPU use ``rlrewards-train``; larger
-ones ``accelerate launch`` with that many processes and the ZeRO-2 config. Evaluation uses the paper's suite
-(``conf/suite/<paper>.yaml``) when there is one, else the run's own task. Runs nothing.
+ones ``rlrewards-launch`` (``accelerate launch``) with that many processes and the ZeRO-2 config. Evaluation uses
+the paper's suite (``conf/suite/<paper>.yaml``) when there is one, else the run's own task. Runs nothing.
 """
 
 from __future__ import annotations
@@ -44,8 +44,7 @@ def train_command(experiment: str, gpus: int, accumulation: int | None, seed: in
         args += f" trainer.gradient_accumulation_steps={accumulation}"
     if gpus <= 1:
         return f"rlrewards-train {args}"
-    launcher = f"accelerate launch --config_file conf/accelerate/zero2.yaml --num_processes {gpus}"
-    return f"{launcher} -m rlrewards.train {args}"
+    return f"rlrewards-launch --config_file conf/accelerate/zero2.yaml --num_processes {gpus} -- {args}"
 
 
 def commands(paper: str, seed: int = 0) -> list[str]:

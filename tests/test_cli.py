@@ -199,3 +199,32 @@ def test_invalid_value_fails_before_any_model_and_leaves_no_run(tmp_path, cache_
     assert "trainer.num_generations=1" in result.stderr
     assert "SFT" not in result.stdout + result.stderr
     assert not any((tmp_path / "runs").iterdir()) if (tmp_path / "runs").exists() else True
+
+
+def test_launcher_splits_its_arguments_and_requires_the_separator():
+    from rlrewards.launch import launch_command
+
+    command = launch_command(["--num_processes", "2", "--", "experiment=tempo/arith_tiny", "seed=1"])
+    assert command[1:] == [
+        "-m",
+        "accelerate.commands.launch",
+        "--num_processes",
+        "2",
+        "-m",
+        "rlrewards.train",
+        "experiment=tempo/arith_tiny",
+        "seed=1",
+    ]
+    with pytest.raises(SystemExit, match="usage"):
+        launch_command(["experiment=tempo/arith_tiny"])
+
+
+def test_launch_form_runs_the_demo_through_accelerate_into_the_run_id_directory(tmp_path, cache_dir):
+    command = [sys.executable, "-m", "rlrewards.launch", "--cpu", "--num_processes", "1", "--", *FAST]
+    command += ["save_model=false", f"paths.log_dir={tmp_path}"]
+    env = {**os.environ, "RLREWARDS_CACHE": str(cache_dir), "RLREWARDS_RUN_ID": "fixed-id"}
+    result = subprocess.run(command, cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600)
+    assert result.returncode == 0, result.stderr[-3000:]
+    run_dir = only_run_dir(tmp_path)
+    assert run_dir.name.startswith("fixed-id_")
+    assert json.loads((run_dir / "summary.json").read_text())["steps"] == 2

@@ -49,9 +49,9 @@ def test_reproduce_entries_name_real_rows_and_experiments(path: Path):
         for experiment in entry["experiments"]:
             assert (REPO_ROOT / "conf" / "experiment" / f"{experiment}.yaml").exists(), experiment
     lines = reproduce.commands(path.stem)
-    launches = [line for line in lines if line.startswith(("rlrewards-train", "accelerate launch"))]
+    launches = [line for line in lines if line.startswith(("rlrewards-train", "rlrewards-launch"))]
     assert len(launches) == sum(len(e["experiments"]) for e in entries)
     for line in launches:
         gpus, accumulation = reproduce.experiment_resources(line.split("experiment=")[1].split()[0])
         assert gpus >= 1 and f"trainer.gradient_accumulation_steps={accumulation}" in line
-        assert line.startswith("accelerate launch") == (gpus > 1) and "hydra.run.dir=" in line
+        assert line.startswith("rlrewards-launch") == (gpus > 1) and "hydra.run.dir=" in line
