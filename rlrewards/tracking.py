@@ -15,6 +15,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import torch
 from transformers import TrainerCallback
 
 log = logging.getLogger(__name__)
@@ -106,6 +107,8 @@ class JsonlMetricsCallback(TrainerCallback):
     def on_log(self, args, state, control, logs=None, **kwargs):
         if logs and state.is_world_process_zero:
             record = {k: v for k, v in logs.items() if isinstance(v, int | float)}
+            if torch.cuda.is_available():  # peak since the start, for scripts/gpu_check.sh
+                record["gpu/peak_memory_gb"] = torch.cuda.max_memory_allocated() / 2**30
             with self.tracker.metrics_path.open("a") as handle:
                 handle.write(
                     json.dumps({"step": state.global_step, **{f"train/{k}": _jsonable(v) for k, v in record.items()}})

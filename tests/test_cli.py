@@ -228,3 +228,17 @@ def test_launch_form_runs_the_demo_through_accelerate_into_the_run_id_directory(
     run_dir = only_run_dir(tmp_path)
     assert run_dir.name.startswith("fixed-id_")
     assert json.loads((run_dir / "summary.json").read_text())["steps"] == 2
+
+
+def test_gpu_check_cpu_path_reports_each_recipe_against_grpo(tmp_path, cache_dir):
+    env = {**os.environ, "OUT": str(tmp_path), "RECIPES": "grpo laser", "RLREWARDS_CACHE": str(cache_dir)}
+    env["PYTHON"] = sys.executable
+    result = subprocess.run(
+        ["bash", "scripts/gpu_check.sh", "--cpu"], cwd=REPO_ROOT, env=env, capture_output=True, text=True, timeout=600
+    )
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+    rows = {line.split()[0]: line.split() for line in result.stdout.splitlines() if line.startswith(("grpo", "laser"))}
+    assert rows["grpo"][1] == "3" and rows["grpo"][-1] == "1.000"  # 3 logged steps, GRPO is the unit
+    assert float(rows["laser"][-1]) > 0
+    laser = (tmp_path / "runs" / "gpu_check_laser" / "metrics.jsonl").read_text()
+    assert '"train/laser/mixing_active": 1.0' in laser  # every LaSeR phase ran
