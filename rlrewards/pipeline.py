@@ -22,6 +22,7 @@ from rlrewards.config import ConfigError, validate_config
 from rlrewards.eval.generation import SelfRewardSpec, decodings_from_config, evaluate_split
 from rlrewards.eval.plots import reliability_diagrams
 from rlrewards.models.loading import load_policy
+from rlrewards.resume import find_resume_point, rewind_metrics
 from rlrewards.rewards import build_reward_functions
 from rlrewards.tasks.base import DatasetRowError
 from rlrewards.tracking import JsonlMetricsCallback, Tracker, is_main_process
@@ -47,14 +48,25 @@ def run(cfg: DictConfig) -> float | None:
 
     started = time.perf_counter()
     resolved = OmegaConf.to_container(cfg, resolve=True)
-    config_hash = stable_hash({k: v for k, v in resolved.items() if k not in ("paths", "logger")})
-    write_run_files(run_dir, cfg, resolved, config_hash)
+    config_hash = stable_hash({k: v for k, v in resolved.items() if k not in ("paths", "logger", "resume")})
+    try:
+        resume_point = find_resume_point(cfg, run_dir, config_hash)
+    except ConfigError:
+        discard_unstarted_run(run_dir)
+        raise
+    before: dict[str, Any] = {}
+    if resume_point is None:
+        write_run_files(run_dir, cfg, resolved, config_hash)
+    else:
+        run_dir = resume_point.run_dir
+        before = rewind_metrics(run_dir / "metrics.jsonl", resume_point.step, write=is_main_process())
+        print(f"Resuming {run_dir} from {resume_point.checkpoint.name}")
     seed_everything(int(cfg.seed))
 
     tracker = Tracker(run_dir, resolved["logger"], resolved, run_name=str(cfg.run_name))
     exit_code = 1
     try:
-        summary = train_and_evaluate(cfg, task, train_dataset, eval_dataset, run_dir, tracker)
+        summary = train_and_evaluate(cfg, task, train_dataset, eval_dataset, run_dir, tracker, resume_point, before)
         summary.update({"config_hash": config_hash, "wall_time_s": time.perf_counter() - started})
         if is_main_process():
             (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
@@ -66,7 +78,9 @@ def run(cfg: DictConfig) -> float | None:
     return float(summary[metric]) if metric and summary.get(metric) is not None else None
 
 
-def train_and_evaluate(cfg, task, train_dataset, eval_dataset, run_dir: Path, tracker: Tracker) -> dict[str, Any]:
+def train_and_evaluate(
+    cfg, task, train_dataset, eval_dataset, run_dir: Path, tracker: Tracker, resume_point=None, before=None
+) -> dict[str, Any]:
     recipe = cfg.recipe
     reward_funcs, reward_weights = build_reward_functions(OmegaConf.to_container(recipe.rewards, resolve=True))
     estimator = build_component(ADVANTAGE_ESTIMATORS, recipe.get("advantage"), "recipe.advantage")
@@ -84,7 +98,9 @@ def train_and_evaluate(cfg, task, train_dataset, eval_dataset, run_dir: Path, tr
         "warm_start": policy.info.get("warm_start"),
     }
 
-    if cfg.evaluation.before_training:
+    if before:  # resumed: the before-RL evaluation was logged by the interrupted run
+        summary.update(before)
+    elif cfg.evaluation.before_training:
         summary.update(run_evaluation(cfg, policy, eval_dataset, run_dir, tracker, stage="before", step=0))
 
     args = build_grpo_config(cfg, run_dir, tracker.report_to, reward_weights)
@@ -102,7 +118,7 @@ def train_and_evaluate(cfg, task, train_dataset, eval_dataset, run_dir: Path, tr
         slot_token_id=resolve_slot_token(recipe.get("slot_token"), policy.tokenizer),
     )
     train_start = time.perf_counter()
-    result = trainer.train()
+    result = trainer.train(resume_from_checkpoint=str(resume_point.checkpoint) if resume_point else None)
     summary.update(
         {
             "train_s": time.perf_counter() - train_start,

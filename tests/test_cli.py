@@ -242,3 +242,43 @@ def test_gpu_check_cpu_path_reports_each_recipe_against_grpo(tmp_path, cache_dir
     assert float(rows["laser"][-1]) > 0
     laser = (tmp_path / "runs" / "gpu_check_laser" / "metrics.jsonl").read_text()
     assert '"train/laser/mixing_active": 1.0' in laser  # every LaSeR phase ran
+
+
+def test_killed_run_resumes_from_its_checkpoint_and_ends_like_an_uninterrupted_run(tmp_path, cache_dir):
+    import signal
+    import time
+
+    args = [*FAST, "logger=none", "save_model=false", "trainer.max_steps=6", "trainer.save_strategy=steps"]
+    args += ["+trainer.save_steps=1"]
+    whole = cli(args, tmp_path / "whole", cache_dir)
+    assert whole.returncode == 0, whole.stderr[-3000:]
+    expected = json.loads((only_run_dir(tmp_path / "whole") / "summary.json").read_text())
+
+    log_dir = tmp_path / "cut"
+    command = [sys.executable, "-m", "rlrewards.train", *args, f"paths.log_dir={log_dir}"]
+    env = {**os.environ, "RLREWARDS_CACHE": str(cache_dir)}
+    process = subprocess.Popen(command, cwd=REPO_ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300
+    while not list(log_dir.glob("runs/*/checkpoints/checkpoint-2/trainer_state.json")):
+        assert process.poll() is None and time.monotonic() < deadline, "the run ended before its second checkpoint"
+        time.sleep(0.02)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    run_dir = only_run_dir(log_dir)
+    assert not (run_dir / "summary.json").exists()
+
+    resumed = cli([*args, "resume=auto"], log_dir, cache_dir)
+    assert resumed.returncode == 0, resumed.stderr[-3000:]
+    assert "Resuming" in resumed.stdout
+    summary = json.loads((run_dir / "summary.json").read_text())  # finished in the interrupted run's directory
+    for key in ("eval/before/accuracy_greedy", "eval/accuracy_greedy", "eval/accuracy_sampled", "steps"):
+        assert summary[key] == expected[key], key
+    records = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    train_steps = [record["step"] for record in records if "train/loss" in record]
+    assert train_steps == [1, 2, 3, 4, 5, 6]  # every step logged once: nothing lost, nothing twice
+    uninterrupted = [
+        json.loads(line) for line in (only_run_dir(tmp_path / "whole") / "metrics.jsonl").read_text().splitlines()
+    ]
+    # the steps after the checkpoint sample the same completions and reach the same weights as the uninterrupted run
+    for key in ("train/completions/mean_length", "train/entropy", "train/grad_norm"):
+        assert [r[key] for r in records if key in r] == [r[key] for r in uninterrupted if key in r], key

@@ -87,3 +87,13 @@ def test_a_run_dir_with_user_files_is_never_removed(tmp_path):
     with pytest.raises(ConfigError):
         run(cfg)
     assert (run_dir / "notes.txt").exists()
+
+
+def test_resume_of_a_missing_run_is_named_and_leaves_no_run(tmp_path):
+    run_dir = tmp_path / "run"
+    (run_dir / ".hydra").mkdir(parents=True)
+    cfg = compose_train(["debug=fast", f"resume={tmp_path / 'nowhere'}"])
+    cfg.paths.output_dir = str(run_dir)
+    with pytest.raises(ConfigError, match=r"resume=.*nowhere: no rlrewards run there"):
+        run(cfg)
+    assert not run_dir.exists()
