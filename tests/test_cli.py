@@ -23,6 +23,18 @@ def cli(args: list[str], log_dir: Path, cache_dir: Path, env: dict | None = None
     return subprocess.run(command, cwd=REPO_ROOT, env=full_env, capture_output=True, text=True, timeout=timeout)
 
 
+def compose_eval(run_dir: Path, output_dir: Path, overrides: list[str]):
+    """The rlrewards-eval config for ``run_dir``, writing to ``output_dir``."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
+        return compose(
+            config_name="eval", overrides=[f"run_dir={run_dir}", f"paths.output_dir={output_dir}", *overrides]
+        )
+
+
 def only_run_dir(log_dir: Path) -> Path:
     runs = list((log_dir / "runs").iterdir())
     assert len(runs) == 1, runs
@@ -63,18 +75,10 @@ def test_demo_end_to_end_with_wandb_offline(demo_run):
 
 
 def test_eval_reloads_the_saved_model_and_reproduces_its_greedy_accuracy(demo_run, tmp_path):
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
     from rlrewards.evaluate import evaluate_run
 
     _, run_dir = demo_run
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
-        cfg = compose(
-            config_name="eval",
-            overrides=[f"run_dir={run_dir}", "limit=16", "max_new_tokens=24", f"paths.output_dir={tmp_path}"],
-        )
+    cfg = compose_eval(run_dir, tmp_path, ["limit=16", "max_new_tokens=24"])
     metrics = evaluate_run(cfg)
     summary = json.loads((run_dir / "summary.json").read_text())
     assert metrics["num_problems"] == 16
@@ -84,18 +88,12 @@ def test_eval_reloads_the_saved_model_and_reproduces_its_greedy_accuracy(demo_ru
 
 
 def test_eval_suite_scores_each_benchmark_with_its_own_sample_count(demo_run, tmp_path):
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
     from omegaconf import OmegaConf
 
     from rlrewards.evaluate import evaluate_run
 
     _, run_dir = demo_run
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
-        cfg = compose(
-            config_name="eval", overrides=[f"run_dir={run_dir}", "suite=laser", f"paths.output_dir={tmp_path}"]
-        )
+    cfg = compose_eval(run_dir, tmp_path, ["suite=laser"])
     counts = {name: spec.decodings.sampled.num_samples for name, spec in cfg.benchmarks.items()}
     assert counts == {"math500": 2, "olympiadbench": 2, "amc23": 32, "aime24": 32, "aime25": 32}
     assert cfg.max_new_tokens == 8192
@@ -123,19 +121,11 @@ def test_eval_suite_scores_each_benchmark_with_its_own_sample_count(demo_run, tm
 
 
 def test_eval_suite_with_an_unknown_task_fails_before_loading_the_model(demo_run, tmp_path):
-    from hydra import compose, initialize_config_dir
-    from hydra.core.global_hydra import GlobalHydra
-
     from rlrewards.config import ConfigError
     from rlrewards.evaluate import evaluate_run
 
     _, run_dir = demo_run
-    GlobalHydra.instance().clear()
-    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
-        cfg = compose(
-            config_name="eval",
-            overrides=[f"run_dir={run_dir}", "+benchmarks.mystery.task=no_such_task", f"paths.output_dir={tmp_path}"],
-        )
+    cfg = compose_eval(run_dir, tmp_path, ["+benchmarks.mystery.task=no_such_task"])
     with pytest.raises(ConfigError, match=r"benchmarks.mystery.task='no_such_task'.*Known: .*aime24"):
         evaluate_run(cfg)
     assert not list(tmp_path.iterdir())
