@@ -63,11 +63,14 @@ def run(cfg: DictConfig) -> float | None:
         print(f"Resuming {run_dir} from {resume_point.checkpoint.name}")
     seed_everything(int(cfg.seed))
 
-    tracker = Tracker(run_dir, resolved["logger"], resolved, run_name=str(cfg.run_name))
+    experiment = experiment_choice()
+    tracker = Tracker(run_dir, resolved["logger"], {**resolved, "experiment": experiment}, run_name=str(cfg.run_name))
     exit_code = 1
     try:
         summary = train_and_evaluate(cfg, task, train_dataset, eval_dataset, run_dir, tracker, resume_point, before)
-        summary.update({"config_hash": config_hash, "wall_time_s": time.perf_counter() - started})
+        summary.update(
+            {"experiment": experiment, "config_hash": config_hash, "wall_time_s": time.perf_counter() - started}
+        )
         if is_main_process():
             (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
             print_summary(summary)
@@ -232,12 +235,23 @@ def write_run_files(run_dir: Path, cfg: DictConfig, resolved: dict, config_hash:
     OmegaConf.save(OmegaConf.create(resolved), run_dir / "config.yaml")
     info = {
         "seed": int(cfg.seed),
+        "experiment": experiment_choice(),
         "config_hash": config_hash,
         "command": " ".join(sys.argv),
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "versions": package_versions(),
     }
     (run_dir / "run_info.json").write_text(json.dumps(info, indent=2))
+
+
+def experiment_choice() -> str | None:
+    """The ``experiment=`` option the run was composed with (None without one, or outside a Hydra app); reports
+    match runs to the paper rows they reproduce by it."""
+    from hydra.core.hydra_config import HydraConfig
+
+    if not HydraConfig.initialized():
+        return None
+    return HydraConfig.get().runtime.choices.get("experiment")
 
 
 def discard_unstarted_run(run_dir: Path) -> None:

@@ -1,7 +1,13 @@
-"""``rlrewards-report``: tabulate finished runs side by side (mean ± std over seeds), as Markdown or CSV.
+"""``rlrewards-report``: finished runs side by side (mean ± std over seeds), the paper's numbers beside ours, plots.
 
-rlrewards-report outputs/multiruns/<sweep>          # every run directory below it
+rlrewards-report outputs/multiruns/<sweep>                      # every run directory below it, as Markdown
 rlrewards-report outputs/runs/a outputs/runs/b --format csv
+rlrewards-report outputs/reproduce --paper pure --out report/   # paper vs ours (+ evaluations found below the paths)
+rlrewards-report --wandb my-entity/rlrewards --paper rlcr       # the same from a W&B project's finished runs
+
+With ``--out DIR`` it writes ``runs.md``/``runs.csv`` (and ``paper.md``/``paper.csv`` with ``--paper``) and the
+figures: ``curves.png`` (training curves), ``reliability.png`` (stated confidence or LaSeR self-reward vs accuracy)
+and ``voting.png`` (accuracy of each vote over K samples), each drawn where the runs have the data.
 """
 
 from __future__ import annotations
@@ -14,6 +20,10 @@ import statistics
 import sys
 from collections import defaultdict
 from pathlib import Path
+
+from rlrewards.reporting.paper import PAPERS_DIR, compare, load_paper, render_csv, render_markdown
+from rlrewards.reporting.plots import reliability_panels, training_curves, voting_panels
+from rlrewards.reporting.runs import Run, find_runs, runs_from_wandb
 
 DEFAULT_METRICS = (
     "eval/before/accuracy_greedy",
@@ -72,19 +82,63 @@ def _cell(value) -> str:
     return f"{mean:.3f} ± {std:.3f}"
 
 
+DEFAULT_CURVES = ("train/rewards/accuracy/mean", "train/reward", "train/completions/mean_length")
+
+
+def group_runs(runs: list[Run]) -> dict[str, list[Run]]:
+    groups: dict[str, list[Run]] = defaultdict(list)
+    for run in sorted(runs, key=lambda r: (r.label, str(r.summary.get("seed")))):
+        groups[run.label].append(run)
+    return dict(groups)
+
+
+def write_figures(runs: list[Run], out: Path, curve_metrics: tuple[str, ...]) -> list[Path]:
+    groups = group_runs(runs)
+    figures = [
+        training_curves(groups, curve_metrics, out / "curves.png"),
+        reliability_panels(groups, out / "reliability.png", confidence_key="confidence"),
+        reliability_panels(groups, out / "reliability_self_reward.png", confidence_key="self_reward"),
+        voting_panels(groups, out / "voting.png"),
+    ]
+    return [f for f in figures if f is not None]
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="rlrewards-report", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("paths", nargs="+", type=Path, help="run directories or folders holding them")
-    parser.add_argument("--format", choices=("md", "csv"), default="md")
+    parser.add_argument("paths", nargs="*", type=Path, help="run directories or folders holding them")
+    parser.add_argument("--format", choices=("md", "csv"), default="md", help="what is printed")
     parser.add_argument("--metrics", nargs="+", default=list(DEFAULT_METRICS))
+    parser.add_argument("--paper", help="compare with results/papers/<paper>.yaml (laser, pure, rlcr, tempo)")
+    parser.add_argument("--papers-dir", type=Path, default=PAPERS_DIR, help=argparse.SUPPRESS)
+    parser.add_argument("--wandb", metavar="ENTITY/PROJECT", help="read finished runs from a W&B project")
+    parser.add_argument("--out", type=Path, help="write tables and figures here")
+    parser.add_argument("--curve-metrics", nargs="+", default=list(DEFAULT_CURVES))
     args = parser.parse_args(argv)
-    summaries = find_summaries(args.paths)
-    if not summaries:
-        print(f"rlrewards-report: no summary.json under {', '.join(map(str, args.paths))}", file=sys.stderr)
+    if not args.paths and not args.wandb:
+        parser.error("give run directories, --wandb ENTITY/PROJECT, or both")
+    runs = find_runs(args.paths) + (runs_from_wandb(args.wandb) if args.wandb else [])
+    if not runs:
+        where = ", ".join(map(str, args.paths)) or args.wandb
+        print(f"rlrewards-report: no finished run (summary.json) under {where}", file=sys.stderr)
         return 1
-    sys.stdout.write(render(aggregate(summaries, tuple(args.metrics)), tuple(args.metrics), args.format))
+    metrics = tuple(args.metrics)
+    rows = aggregate([{**r.summary, "recipe": r.summary.get("recipe")} for r in runs], metrics)
+    outputs = {"runs.md": render(rows, metrics, "md"), "runs.csv": render(rows, metrics, "csv")}
+    printed = outputs[f"runs.{args.format}"]
+    if args.paper:
+        paper = load_paper(args.paper, args.papers_dir)
+        cells = compare(paper, runs)
+        outputs.update({"paper.md": render_markdown(paper, cells), "paper.csv": render_csv(cells)})
+        printed = outputs[f"paper.{args.format}"]
+    sys.stdout.write(printed)
+    if args.out:
+        args.out.mkdir(parents=True, exist_ok=True)
+        for name, text in outputs.items():
+            (args.out / name).write_text(text)
+        for figure in write_figures(runs, args.out, tuple(args.curve_metrics)):
+            print(f"wrote {figure}", file=sys.stderr)
     return 0
 
 

@@ -1,5 +1,6 @@
 """End to end through the real command line: the demo cut to a few steps, W&B offline, a multirun, Optuna."""
 
+import csv
 import json
 import os
 import subprocess
@@ -44,7 +45,9 @@ def only_run_dir(log_dir: Path) -> Path:
 @pytest.fixture(scope="module")
 def demo_run(tmp_path_factory, cache_dir):
     log_dir = tmp_path_factory.mktemp("demo")
-    result = cli([*FAST, "logger.name=wandb"], log_dir, cache_dir, env={"WANDB_MODE": "offline"})
+    # grpo/arith_tiny is the plain demo as a versioned experiment; the summary records the experiment's name
+    args = [*FAST, "experiment=grpo/arith_tiny", "logger.name=wandb"]
+    result = cli(args, log_dir, cache_dir, env={"WANDB_MODE": "offline"})
     assert result.returncode == 0, result.stderr[-3000:]
     return result, only_run_dir(log_dir)
 
@@ -54,6 +57,7 @@ def test_demo_end_to_end_with_wandb_offline(demo_run):
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["steps"] == 2
     assert summary["recipe"] == "grpo" and summary["model"] == "tiny" and summary["task"] == "arith"
+    assert summary["experiment"] == "grpo/arith_tiny"
     for key in ("eval/before/accuracy_greedy", "eval/accuracy_greedy", "wall_time_s", "config_hash"):
         assert key in summary
     assert 0.0 <= summary["eval/accuracy_greedy"] <= 1.0
@@ -85,6 +89,36 @@ def test_eval_reloads_the_saved_model_and_reproduces_its_greedy_accuracy(demo_ru
     assert metrics["accuracy_greedy"] == pytest.approx(summary["eval/accuracy_greedy"])
     assert sum(1 for _ in (tmp_path / "samples.jsonl").open()) == 16 + 16 * 4
     assert json.loads((tmp_path / "metrics.json").read_text())["split"] == "test"
+
+
+def test_report_puts_a_paper_table_beside_real_runs_and_their_evaluation(demo_run, tmp_path):
+    import yaml
+
+    from rlrewards.evaluate import evaluate_run
+    from rlrewards.report import main as report
+
+    _, run_dir = demo_run
+    evaluation = evaluate_run(compose_eval(run_dir, tmp_path / "eval", ["limit=8", "max_new_tokens=24"]))
+    papers = tmp_path / "papers"
+    papers.mkdir()
+    reference = {  # a made-up paper whose one row is reproduced by the demo experiment
+        "paper": "A test paper",
+        "tables": [{"name": "t", "source": "test", "verified": False, "rows": [{"model": "tiny", "method": "GRPO"}]}],
+        "compare": {"t": {"columns": {"arith": {"benchmarks": ["arith"], "metric": "accuracy_greedy", "scale": 100}}}},
+        "reproduce": [{"table": "t", "model": "tiny", "method": "GRPO", "experiments": ["grpo/arith_tiny"]}],
+    }
+    reference["tables"][0]["rows"][0]["arith"] = 50.0
+    (papers / "demo.yaml").write_text(yaml.safe_dump(reference))
+    out = tmp_path / "report"
+    args = [str(run_dir), str(tmp_path / "eval"), "--paper", "demo", "--papers-dir", str(papers), "--out", str(out)]
+    assert report([*args, "--format", "csv"]) == 0
+    rows = list(csv.DictReader((out / "paper.csv").open()))
+    assert len(rows) == 1 and rows[0]["seeds"] == "1" and float(rows[0]["paper"]) == 50.0
+    # the rlrewards-eval result (8 problems) takes precedence over the run's own final evaluation (16)
+    assert float(rows[0]["ours"]) == pytest.approx(100 * evaluation["accuracy_greedy"])
+    assert float(rows[0]["delta"]) == pytest.approx(100 * evaluation["accuracy_greedy"] - 50.0)
+    assert "| tiny | GRPO | 1 | 50 / " in (out / "paper.md").read_text()
+    assert (out / "curves.png").stat().st_size > 0 and (out / "runs.md").exists()
 
 
 def test_eval_suite_scores_each_benchmark_with_its_own_sample_count(demo_run, tmp_path):

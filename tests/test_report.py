@@ -1,0 +1,153 @@
+"""rlrewards-report's pieces on hand-made runs: paper-vs-ours cells, curve and vote aggregation, W&B records."""
+
+import json
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import REPO_ROOT
+
+from rlrewards.reporting.paper import compare, load_paper, render_csv, render_markdown
+from rlrewards.reporting.plots import mean_curve, voting_curves
+from rlrewards.reporting.runs import Run, find_runs, runs_from_wandb
+
+PAPER = {
+    "paper": "Synthetic",
+    "tables": [
+        {
+            "name": "wide",
+            "source": "s",
+            "verified": True,
+            "rows": [{"model": "M", "method": "X", "A": 40.0, "avg": 30.0}, {"model": "M", "method": "Base", "A": 1.0}],
+        },
+        {
+            "name": "long",
+            "source": "s",
+            "verified": False,
+            "rows": [
+                {"model": "M", "method": "X", "benchmark": "Bench A", "ece": 0.1},
+                {"model": "M", "method": "X", "benchmark": "Bench B", "ece": 0.2},
+            ],
+        },
+    ],
+    "compare": {
+        "wide": {
+            "columns": {
+                "A": {"benchmarks": ["a"], "metric": "accuracy_greedy", "scale": 100},
+                "avg": {"benchmarks": ["a", "b"], "metric": "accuracy_greedy", "scale": 100},
+            }
+        },
+        "long": {"row_benchmarks": {"Bench A": "a", "Bench B": "b"}, "columns": {"ece": {"metric": "ece_greedy"}}},
+    },
+    "reproduce": [
+        {"table": "wide", "model": "M", "method": "X", "experiments": ["x/one", "x/two"]},
+        {"table": "long", "model": "M", "method": "X", "experiments": ["x/one"]},
+    ],
+}
+
+
+def run(experiment, seed, evaluations, task="arith", **summary):
+    return Run(None, {"seed": seed, "task": task, **summary}, experiment, evaluations)
+
+
+def test_ours_is_the_mean_over_the_rows_runs_and_needs_every_benchmark():
+    runs = [
+        run("x/one", 0, {"a": {"accuracy_greedy": 0.5, "ece_greedy": 0.3}, "b": {"accuracy_greedy": 0.1}}),
+        run("x/one", 1, {"a": {"accuracy_greedy": 0.3, "ece_greedy": 0.1}}),  # b not evaluated: no avg
+        run("x/two", 0, {"a": {"accuracy_greedy": 0.4}}),
+        run("other", 0, {"a": {"accuracy_greedy": 0.9}}),  # not listed for any row
+    ]
+    cells = {(c.table, c.benchmark, c.column): c for c in compare(PAPER, runs)}
+    a = cells[("wide", None, "A")]
+    assert a.ours == pytest.approx(40.0) and a.seeds == 3 and a.ours_std == pytest.approx(10.0)
+    assert a.delta == pytest.approx(0.0)
+    avg = cells[("wide", None, "avg")]
+    assert avg.ours == pytest.approx(30.0) and avg.seeds == 1 and avg.delta == pytest.approx(0.0)
+    bench_a, bench_b = cells[("long", "Bench A", "ece")], cells[("long", "Bench B", "ece")]
+    assert bench_a.paper == 0.1 and bench_a.ours == pytest.approx(0.2) and bench_a.delta == pytest.approx(0.1)
+    assert bench_b.ours is None and bench_b.delta is None and bench_b.seeds == 0
+    assert len(cells) == 4  # the Base row is not reproduced
+    markdown = render_markdown(PAPER, list(cells.values()))
+    assert "| M | X | 3 | 40 / 40 (+0) | 30 / 30 (+0) |" in markdown
+    assert "| M | X | Bench B | 0 | 0.2 / – |" in markdown
+    lines = render_csv(list(cells.values())).splitlines()
+    assert lines[0] == "table,model,method,benchmark,column,paper,ours,ours_std,delta,seeds"
+    assert "long,M,X,Bench A,ece,0.1,0.2,0.141421,0.1,2" in lines  # two seeds of x/one: 0.3 and 0.1
+
+
+def test_the_runs_own_final_evaluation_counts_for_its_training_task():
+    trained = run("x/one", 0, {}, task="a", **{"eval/accuracy_greedy": 0.25})
+    assert trained.benchmark_metric("a", "accuracy_greedy") == 0.25
+    assert trained.benchmark_metric("b", "accuracy_greedy") is None
+    evaluated = run("x/one", 0, {"a": {"accuracy_greedy": 0.5}}, task="a", **{"eval/accuracy_greedy": 0.25})
+    assert evaluated.benchmark_metric("a", "accuracy_greedy") == 0.5
+
+
+@pytest.mark.parametrize("paper", ["laser", "pure", "rlcr", "tempo"])
+def test_every_compared_column_names_a_registered_benchmark(paper):
+    data = load_paper(paper)
+    tasks = {p.stem for p in (REPO_ROOT / "conf" / "task").glob("*.yaml")}
+    tables = {t["name"]: t for t in data["tables"]}
+    for table, spec in data["compare"].items():
+        assert table in tables
+        row_benchmarks = spec.get("row_benchmarks", {})
+        assert set(row_benchmarks.values()) <= tasks
+        assert {r["benchmark"] for r in tables[table]["rows"] if "benchmark" in r} <= set(row_benchmarks)
+        for column in spec["columns"].values():
+            assert set(column.get("benchmarks", [])) <= tasks and column["metric"]
+
+
+def test_evaluations_attach_to_their_run_and_the_latest_wins(tmp_path: Path):
+    run_dir = tmp_path / "runs" / "r"
+    (run_dir / "model").mkdir(parents=True)
+    (run_dir / "summary.json").write_text(json.dumps({"seed": 0, "task": "arith", "experiment": "x/one"}))
+    for name, accuracy in [("old", 0.1), ("new", 0.2)]:
+        suite = tmp_path / "evals" / name
+        (suite / "math500").mkdir(parents=True)
+        entry = {"checkpoint": str(run_dir / "model"), "task": "math500", "num_problems": 5}
+        (suite / "metrics.json").write_text(json.dumps({"math500": {**entry, "accuracy_greedy": accuracy}}))
+    found = find_runs([tmp_path])
+    assert len(found) == 1 and found[0].experiment == "x/one"
+    assert found[0].benchmark_metric("math500", "accuracy_greedy") == 0.2
+
+
+def test_mean_curve_keeps_the_steps_every_seed_logged(tmp_path: Path):
+    runs = []
+    for seed, points in enumerate([[(5, 0.2), (10, 0.4)], [(5, 0.4), (10, 0.8), (15, 1.0)]]):
+        run_dir = tmp_path / str(seed)
+        run_dir.mkdir()
+        lines = [json.dumps({"step": s, "train/reward": v}) for s, v in points]
+        (run_dir / "metrics.jsonl").write_text("\n".join(lines + [json.dumps({"step": 10, "eval/x": 1})]))
+        runs.append(Run(run_dir, {}, None))
+    steps, mean, low, high = mean_curve(runs, "train/reward")
+    assert steps == [5, 10] and mean == pytest.approx([0.3, 0.6]) and low == [0.2, 0.4] and high == [0.4, 0.8]
+
+
+def test_voting_curves_average_each_method_over_runs():
+    runs = [
+        run(None, 0, {}, **{"eval/maj@1_sampled": 0.2, "eval/maj@2_sampled": 0.4, "eval/rm@2_sampled": 0.5}),
+        run(None, 1, {}, **{"eval/maj@1_sampled": 0.4, "eval/maj@2_sampled": 0.6, "eval/accuracy_sampled": 0.3}),
+    ]
+    curves = voting_curves(runs)
+    assert curves[("maj", "sampled")] == pytest.approx({1: 0.3, 2: 0.5})
+    assert curves[("rm", "sampled")] == {}  # only one of the two runs reports it
+
+
+def test_wandb_runs_become_records_with_their_experiment():
+    class Remote:
+        config = {"experiment": "x/one", "recipe": {"name": "tempo"}, "task": {"name": "math"}, "seed": 2}
+        summary = {"eval/accuracy_greedy": 0.7, "_step": 100}
+
+    class Api:
+        def runs(self, project, filters):
+            assert project == "me/proj" and filters == {"state": "finished"}
+            return [Remote()]
+
+    (record,) = runs_from_wandb("me/proj", api=Api())
+    assert record.experiment == "x/one" and record.summary["recipe"] == "tempo" and record.summary["seed"] == 2
+    assert record.benchmark_metric("math", "accuracy_greedy") == 0.7 and "_step" not in record.summary
+
+
+def test_reference_files_parse_with_their_compare_sections():
+    for path in sorted((REPO_ROOT / "results" / "papers").glob("*.yaml")):
+        assert "compare" in yaml.safe_load(path.read_text()), path.name
