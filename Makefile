@@ -9,7 +9,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-all lint format clean reproduce
+.PHONY: install demo test test-all lint format clean reproduce demo-table
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,3 +42,8 @@ clean:
 # Print the train and eval commands (with GPU counts) for every reproduced row of a paper: make reproduce PAPER=pure
 reproduce: $(STAMP)
 	$(BIN)/python scripts/reproduce.py $(PAPER)
+
+# Every recipe and its baseline on the embedded demo, 3 seeds: results/demo/summary.csv, REPORT.md and figures.
+# Finished runs (results/demo/table_runs/) are reused; ARGS="--reuse" only rebuilds the table.
+demo-table: $(STAMP)
+	$(BIN)/python scripts/demo_table.py $(ARGS)
