@@ -5,25 +5,56 @@ Reads the run's saved ``config.yaml`` (task, answer format, system prompt), load
 directory. With ``benchmarks`` (usually from ``suite=<paper>``), each benchmark is a ``conf/task/`` option evaluated
 with its own decodings (e.g. LaSeR's n = 2 on MATH-500 and n = 32 on AIME), written under ``<output>/<benchmark>/``,
 and ``metrics.json`` maps benchmark -> metrics. Accuracy over n samples is avg@n (the papers' Pass@1); with n > 1
-samples the metrics also hold unbiased pass@k and maj@k.
+samples the metrics also hold unbiased pass@k and maj@k. Every rate has a ``<metric>_stderr`` next to it.
+
+Finished samples are cached under ``cache_dir`` (default ``<run_dir>/eval_cache``), keyed by the checkpoint's
+identity, the chat-templated prompt, the decoding, the seed and the backend: running the same evaluation twice
+generates nothing the second time, and a killed evaluation resumes from its last finished batch. ``backend=vllm``
+generates with vLLM instead of HF ``generate`` (untested here: vllm is not installed on our machines).
 """
 
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import hydra
+import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from rlrewards.config import ConfigError
-from rlrewards.eval.generation import decodings_from_config, evaluate_split
+from rlrewards.eval.generation import (
+    SampleCache,
+    SelfRewardSpec,
+    TextSampler,
+    checkpoint_identity,
+    decodings_from_config,
+    evaluate_split,
+    hf_sample_batches,
+    vllm_sampler,
+)
 from rlrewards.eval.plots import reliability_diagrams
 from rlrewards.models.loading import load_pretrained
 from rlrewards.pipeline import self_reward_spec
+from rlrewards.tasks.formats import get_answer_format
 from rlrewards.train import CONFIG_DIR
+
+BACKENDS = ("hf", "vllm")
+
+
+@dataclass
+class Generation:
+    """What every task of one evaluation generates and scores with."""
+
+    model: Any  # HF model: generation with backend=hf; RLCR's probes and LaSeR's scoring with either backend
+    tokenizer: Any
+    sampler: TextSampler
+    cache: SampleCache | None
+    self_reward: SelfRewardSpec | None
 
 
 def evaluate_run(cfg: DictConfig) -> dict[str, Any]:
@@ -35,23 +66,61 @@ def evaluate_run(cfg: DictConfig) -> dict[str, Any]:
     checkpoint = str(cfg.checkpoint or run_dir / "model")
     if cfg.checkpoint is None and not Path(checkpoint).exists():
         raise ConfigError(f"run_dir={run_dir} has no model/ (trained with save_model=false?); pass checkpoint=...")
+    backend = str(cfg.get("backend") or "hf")
+    if backend not in BACKENDS:
+        raise ConfigError(f"backend={backend!r}. Known: {', '.join(BACKENDS)}")
+    if backend == "vllm":
+        require_vllm()
     benchmarks = benchmark_tasks(cfg, train_cfg)  # fail on a bad benchmark before loading any model
-    model, tokenizer = load_pretrained(checkpoint, dtype="auto")
-    self_reward = self_reward_spec(train_cfg, tokenizer, measured_c_ref(run_dir))
+    generation = load_generation(cfg, train_cfg, run_dir, checkpoint, backend)
     out = Path(cfg.paths.output_dir)
     if benchmarks is None:
         task = instantiate(train_cfg.task, _convert_="all")
-        return evaluate_task(cfg, cfg, task, train_cfg, model, tokenizer, self_reward, out, checkpoint)
+        return evaluate_task(cfg, cfg, task, train_cfg, generation, out, checkpoint)
     results = {}
     for name, (spec, task) in benchmarks.items():
         print(f"== {name}")
-        results[name] = evaluate_task(cfg, spec, task, train_cfg, model, tokenizer, self_reward, out / name, checkpoint)
+        results[name] = evaluate_task(cfg, spec, task, train_cfg, generation, out / name, checkpoint)
     (out / "metrics.json").write_text(json.dumps(results, indent=2))
     print_benchmark_table(results)
     return results
 
 
-def evaluate_task(cfg, spec, task, train_cfg, model, tokenizer, self_reward, out: Path, checkpoint: str) -> dict:
+def require_vllm() -> None:
+    try:
+        import vllm  # noqa: F401
+    except ImportError as err:
+        raise ConfigError(
+            f"backend=vllm, but vllm cannot be imported ({err}). Install it (pip install 'rlrewards[vllm]') or use "
+            "backend=hf."
+        ) from err
+
+
+def load_generation(cfg: DictConfig, train_cfg: DictConfig, run_dir: Path, checkpoint: str, backend: str) -> Generation:
+    """The checkpoint as a sampler for ``backend``, plus the HF model where something needs it, and the cache."""
+    states_confidence = get_answer_format(train_cfg.recipe.answer_format).states_confidence
+    if backend == "hf":
+        model, tokenizer = load_pretrained(checkpoint, dtype="auto")
+        if torch.cuda.is_available():  # from_pretrained loads onto the CPU; generate there only without a GPU
+            model.to("cuda")
+        sampler = partial(hf_sample_batches, model, tokenizer)
+    else:
+        from transformers import AutoTokenizer
+
+        tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+        sampler = vllm_sampler(checkpoint, tokenizer, seed=int(cfg.seed))
+        model = None
+    self_reward = self_reward_spec(train_cfg, tokenizer, measured_c_ref(run_dir))
+    if model is None and (self_reward is not None or states_confidence):
+        # RLCR's probes and LaSeR's score read the HF model; it stays on the CPU, the GPU belongs to vLLM.
+        model, _ = load_pretrained(checkpoint, dtype="auto")
+    cache = None
+    if cfg.get("cache_dir"):
+        cache = SampleCache(Path(str(cfg.cache_dir)), checkpoint_identity(checkpoint), backend)
+    return Generation(model, tokenizer, sampler, cache, self_reward)
+
+
+def evaluate_task(cfg, spec, task, train_cfg, generation: Generation, out: Path, checkpoint: str) -> dict[str, Any]:
     """One task's split under ``spec``'s decodings (falling back to the top-level ones); writes samples and metrics."""
     split = str(spec.get("split") or cfg.split)
     dataset = task.load_split(split)
@@ -62,13 +131,17 @@ def evaluate_task(cfg, spec, task, train_cfg, model, tokenizer, self_reward, out
         spec.get("decodings") or cfg.decodings, spec.get("max_new_tokens") or cfg.max_new_tokens, cfg.batch_size
     )
     metrics, records = evaluate_split(
-        model,
-        tokenizer,
+        generation.model,
+        generation.tokenizer,
         dataset,
         train_cfg.recipe.answer_format,
         decodings,
         seed=int(cfg.seed),
-        self_reward=self_reward,
+        self_reward=generation.self_reward,
+        sampler=generation.sampler,
+        cache=generation.cache,
+        progress=bool(cfg.get("progress", False)),
+        bootstrap_resamples=int(cfg.get("bootstrap_resamples", 200)),
     )
     out.mkdir(parents=True, exist_ok=True)
     with (out / "samples.jsonl").open("w") as handle:
@@ -78,14 +151,18 @@ def evaluate_task(cfg, spec, task, train_cfg, model, tokenizer, self_reward, out
     result = {"checkpoint": checkpoint, "task": task.name, "split": split, "num_problems": len(dataset), **metrics}
     (out / "metrics.json").write_text(json.dumps(result, indent=2))
     for name, value in metrics.items():
-        if not name.endswith("stderr"):
-            print(f"{name:<24}{value:.3f}")
+        if name.endswith("_stderr"):
+            continue
+        stderr = metrics.get(f"{name}_stderr")
+        print(f"{name:<24}{value:.3f}" + (f" ± {stderr:.3f}" if stderr is not None else ""))
     return result
 
 
 def benchmark_tasks(cfg: DictConfig, train_cfg: DictConfig) -> dict[str, tuple[DictConfig, Any]] | None:
     """``benchmarks: {name: {task, decodings, max_new_tokens, limit, split, task_overrides}}`` -> instantiated tasks
-    that use the run's answer format and system prompt. None when no benchmarks are configured."""
+    that use the run's answer format and system prompt. The benchmark that is the run's own task uses the run's task
+    config (TEMPO's MATH runs set their own prompt template over conf/task/math.yaml's). None when no benchmarks are
+    configured."""
     if not cfg.get("benchmarks"):
         return None
     known = sorted(p.stem for p in (Path(CONFIG_DIR) / "task").glob("*.yaml"))
@@ -96,7 +173,7 @@ def benchmark_tasks(cfg: DictConfig, train_cfg: DictConfig) -> dict[str, tuple[D
         path = Path(CONFIG_DIR) / "task" / f"{option}.yaml"
         if not path.exists():
             raise ConfigError(f"benchmarks.{name}.task={option!r} is not a task config. Known: {', '.join(known)}")
-        task_cfg = OmegaConf.load(path)
+        task_cfg = own_task_config(train_cfg, option) or OmegaConf.load(path)
         if "defaults" in task_cfg:
             raise ConfigError(f"benchmarks.{name}: task config {option!r} composes others; name a plain task config")
         task_cfg = OmegaConf.merge(task_cfg, spec.get("task_overrides") or {})
@@ -106,6 +183,15 @@ def benchmark_tasks(cfg: DictConfig, train_cfg: DictConfig) -> dict[str, tuple[D
         except Exception as err:  # noqa: BLE001 - name the benchmark whatever the task's constructor raised
             raise ConfigError(f"benchmarks.{name} (task {option!r}): {err}") from err
     return tasks
+
+
+def own_task_config(train_cfg: DictConfig, option: str) -> DictConfig | None:
+    """The run's task config, resolved, when the run trained on the task ``option`` (task names are their option
+    names); None otherwise."""
+    own = train_cfg.get("task")
+    if own is None or own.get("name") != option:
+        return None
+    return OmegaConf.create(OmegaConf.to_container(own, resolve=True))
 
 
 def measured_c_ref(run_dir: Path) -> float | None:

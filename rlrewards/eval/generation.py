@@ -1,18 +1,36 @@
-"""Batched generation and task scoring with HF ``generate`` (the embedded default's evaluator)."""
+"""Batched generation and task scoring: HF ``generate`` (the default) or vLLM, with a sample cache on disk.
+
+Generation goes through a *sampler*: ``sampler(texts, decoding, seed)`` yields, batch by batch, ``num_samples``
+completions per chat-templated prompt text. ``hf_sample_batches`` and ``vllm_sampler`` return the same structure, so
+scoring and metrics are shared. ``cached_completions`` wraps any sampler with a ``SampleCache``: samples already on
+disk are reused, only the missing prompts are generated, and each finished batch is appended at once, so an
+interrupted evaluation resumes where it stopped.
+"""
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import json
 import math
 import re
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import asdict, dataclass
+from functools import partial
+from pathlib import Path
+from typing import Any
 
 import torch
+from tqdm.auto import tqdm
 
 from rlrewards.algorithms.rlcr import parse_confidence
 from rlrewards.eval.metrics import (
+    BOOTSTRAP_RESAMPLES,
     auroc,
+    brier_score,
+    cluster_bootstrap_stderr,
     expected_calibration_error,
+    mean_stderr,
     pass_at_k,
     self_verification_f1,
     summarize_calibration,
@@ -29,16 +47,17 @@ class DecodingConfig:
     temperature: float = 0.0  # 0 means greedy
     top_p: float = 1.0
     max_new_tokens: int = 64
-    batch_size: int = 128
+    batch_size: int = 128  # sequences per generate call: batch_size // num_samples prompts
 
 
 def decodings_from_config(spec, max_new_tokens: int, batch_size: int) -> list[DecodingConfig]:
-    """``{name: {num_samples, temperature}}`` from config -> decoding configs sharing length and batch limits."""
+    """``{name: {num_samples, temperature, top_p}}`` from config -> decoding configs sharing length and batch limits."""
     return [
         DecodingConfig(
             name=str(name),
             num_samples=int(entry["num_samples"]),
             temperature=float(entry["temperature"]),
+            top_p=float(entry.get("top_p", 1.0)),
             max_new_tokens=int(max_new_tokens),
             batch_size=int(batch_size),
         )
@@ -46,15 +65,27 @@ def decodings_from_config(spec, max_new_tokens: int, batch_size: int) -> list[De
     ]
 
 
+def prompts_per_batch(decoding: DecodingConfig) -> int:
+    return max(1, decoding.batch_size // decoding.num_samples)
+
+
+# texts, decoding, seed -> per batch, num_samples completions for each text of the batch, in order
+TextSampler = Callable[[Sequence[str], DecodingConfig, int], Iterator[list[list[str]]]]
+
+
+def chat_texts(tokenizer, prompts: Sequence[list[dict]]) -> list[str]:
+    """Chat prompts as the exact text the model continues (the chat template with its generation prompt)."""
+    return [tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in prompts]
+
+
 @torch.no_grad()
-def _generate_texts(
+def _generate_batches(
     model, tokenizer, texts: Sequence[str], batch_size: int, num_return: int = 1, **generate_kwargs
-) -> list[str]:
-    """Left-padded batched ``generate`` over raw texts, in eval mode; the decoded continuations, in order
+) -> Iterator[list[str]]:
+    """Left-padded batched ``generate`` over raw texts, in eval mode; per batch, the decoded continuations in order
     (``num_return`` consecutive entries per text)."""
     was_training = model.training
     model.eval()
-    replies: list[str] = []
     try:
         for start in range(0, len(texts), batch_size):
             batch = tokenizer(
@@ -71,37 +102,206 @@ def _generate_texts(
                 eos_token_id=tokenizer.eos_token_id,
                 **generate_kwargs,
             )
-            replies.extend(tokenizer.batch_decode(output[:, batch["input_ids"].shape[1] :], skip_special_tokens=True))
+            yield tokenizer.batch_decode(output[:, batch["input_ids"].shape[1] :], skip_special_tokens=True)
     finally:
         model.train(was_training)
-    return replies
 
 
-def generate_completions(
-    model, tokenizer, prompts: Sequence[list[dict]], decoding: DecodingConfig, seed: int = 0
-) -> list[list[str]]:
-    """For each chat prompt, ``decoding.num_samples`` completion texts (special tokens removed)."""
+def _generate_texts(model, tokenizer, texts: Sequence[str], batch_size: int, **generate_kwargs) -> list[str]:
+    batches = _generate_batches(model, tokenizer, texts, batch_size, **generate_kwargs)
+    return [reply for batch in batches for reply in batch]
+
+
+def hf_sample_batches(
+    model, tokenizer, texts: Sequence[str], decoding: DecodingConfig, seed: int
+) -> Iterator[list[list[str]]]:
+    """The HF sampler: ``torch.manual_seed(seed)`` once, then the batches in order, so a prompt's samples depend on
+    the prompts generated before it in the same call (the global RNG state is restored afterwards)."""
     generator_state = torch.random.get_rng_state()
     torch.manual_seed(seed)
-    texts = [tokenizer.apply_chat_template(p, tokenize=False, add_generation_prompt=True) for p in prompts]
     sample = decoding.temperature > 0
+    n = decoding.num_samples
     try:
-        decoded = _generate_texts(
+        for decoded in _generate_batches(
             model,
             tokenizer,
             texts,
-            batch_size=max(1, decoding.batch_size // decoding.num_samples),
-            num_return=decoding.num_samples,
+            batch_size=prompts_per_batch(decoding),
+            num_return=n,
             max_new_tokens=decoding.max_new_tokens,
             do_sample=sample,
             temperature=decoding.temperature if sample else None,
             top_p=decoding.top_p if sample else None,
             top_k=0,  # pure sampling at the given temperature, as TRL samples during training
-        )
+        ):
+            yield [decoded[i : i + n] for i in range(0, len(decoded), n)]
     finally:
         torch.random.set_rng_state(generator_state)
-    n = decoding.num_samples
-    return [decoded[i : i + n] for i in range(0, len(decoded), n)]
+
+
+def vllm_sampler(checkpoint: str, tokenizer, seed: int) -> TextSampler:
+    """A vLLM engine on ``checkpoint`` (``LLM(model=checkpoint, seed=seed)``) as a sampler with ``SamplingParams(n,
+    temperature, top_p, max_tokens, seed)``. UNTESTED against a real vLLM here (not installed on our machines; the
+    tests drive it with a stand-in module). Prompts go in as token ids of the chat-templated text, tokenized without
+    special tokens as the HF path does (vLLM would otherwise add a BOS before the template's own). The request seed
+    makes each prompt's samples independent of its batch. Chunks of ``batch_size // num_samples`` prompts per call
+    keep the cache writes per batch: raise ``batch_size`` for throughput. Raises ImportError without vllm."""
+    from vllm import LLM, SamplingParams
+
+    engine = LLM(model=checkpoint, seed=seed)
+
+    def sample(texts: Sequence[str], decoding: DecodingConfig, seed: int) -> Iterator[list[list[str]]]:
+        params = SamplingParams(
+            n=decoding.num_samples,
+            temperature=decoding.temperature,
+            top_p=decoding.top_p,
+            max_tokens=decoding.max_new_tokens,
+            seed=seed,
+        )
+        step = prompts_per_batch(decoding)
+        for start in range(0, len(texts), step):
+            requests = [
+                {"prompt_token_ids": tokenizer(text, add_special_tokens=False)["input_ids"]}
+                for text in texts[start : start + step]
+            ]
+            outputs = engine.generate(requests, params, use_tqdm=False)
+            yield [[completion.text for completion in output.outputs] for output in outputs]
+
+    return sample
+
+
+def checkpoint_identity(checkpoint: str) -> dict[str, Any]:
+    """What identifies a checkpoint's weights without reading them: a local file or directory by its resolved path
+    and the name, size and mtime of every file in it (retraining into the same directory changes them); anything
+    else is a hub id."""
+    path = Path(checkpoint)
+    if not path.exists():
+        return {"hub_id": checkpoint}
+    files = [path] if path.is_file() else sorted(p for p in path.iterdir() if p.is_file())
+    return {
+        "path": str(path.resolve()),
+        "files": [[p.name, p.stat().st_size, p.stat().st_mtime_ns] for p in files],
+    }
+
+
+def _digest(value: Any) -> str:
+    return hashlib.sha256(json.dumps(value, sort_keys=True).encode()).hexdigest()
+
+
+def prompt_keys(texts: Sequence[str]) -> list[str]:
+    """One key per prompt text; a text that repeats gets a key per occurrence, so duplicate rows keep their own
+    samples (as in a run without the cache)."""
+    seen: dict[str, int] = {}
+    keys = []
+    for text in texts:
+        occurrence = seen.get(text, 0)
+        seen[text] = occurrence + 1
+        keys.append(_digest([text, occurrence]))
+    return keys
+
+
+@dataclass(frozen=True)
+class SampleCache:
+    """Finished samples on disk, append-only JSONL: one file per (checkpoint identity, decoding name, num_samples,
+    temperature, top_p, max_new_tokens, seed, backend), one line ``{"key", "samples"}`` per prompt, keyed by the
+    exact chat-templated prompt text (``prompt_keys``). A line that does not parse (a write cut short) is skipped.
+    ``batch_size`` is not part of the key: it changes which random numbers a sample used, not what it is."""
+
+    directory: Path
+    checkpoint: dict[str, Any]
+    backend: str = "hf"
+
+    def context(self, decoding: DecodingConfig, seed: int) -> dict[str, Any]:
+        determining = {k: v for k, v in asdict(decoding).items() if k != "batch_size"}
+        return {"checkpoint": self.checkpoint, "decoding": determining, "seed": int(seed), "backend": self.backend}
+
+    def path(self, decoding: DecodingConfig, seed: int) -> Path:
+        safe_name = re.sub(r"[^A-Za-z0-9_.-]", "_", decoding.name)
+        return Path(self.directory) / f"{safe_name}-{_digest(self.context(decoding, seed))[:20]}.jsonl"
+
+    def read(self, decoding: DecodingConfig, seed: int) -> dict[str, list[str]]:
+        path = self.path(decoding, seed)
+        if not path.exists():
+            return {}
+        finished = {}
+        for line in path.read_text().splitlines():
+            try:
+                entry = json.loads(line)
+            except json.JSONDecodeError:
+                continue
+            samples = entry.get("samples") if isinstance(entry, dict) else None
+            if (
+                isinstance(samples, list)
+                and len(samples) == decoding.num_samples
+                and all(isinstance(s, str) for s in samples)
+            ):
+                finished[str(entry.get("key"))] = samples
+        return finished
+
+    def append(self, decoding: DecodingConfig, seed: int, keys: Sequence[str], samples: Sequence[list[str]]) -> None:
+        path = self.path(decoding, seed)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        context_file = path.with_suffix(".context.json")  # for whoever reads the directory, not read back
+        if not context_file.exists():
+            context_file.write_text(json.dumps(self.context(decoding, seed), indent=2))
+        lines = "".join(json.dumps({"key": k, "samples": list(s)}) + "\n" for k, s in zip(keys, samples))
+        with path.open("a+") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)  # two evaluations of one checkpoint may share the file
+            handle.seek(0, 2)
+            if handle.tell() > 0:
+                handle.seek(handle.tell() - 1)
+                if handle.read(1) != "\n":  # a line cut short by a kill: end it, so it stays one bad line
+                    lines = "\n" + lines
+            handle.write(lines)
+            handle.flush()
+
+
+def resumed_seed(seed: int, missing_keys: Sequence[str]) -> int:
+    """The seed for generating only part of the prompts: derived from the run seed and those prompts, so they do not
+    replay the random stream the cached prompts were sampled with, and a rerun from the same cache repeats it."""
+    return int(_digest([int(seed), list(missing_keys)])[:15], 16)
+
+
+def cached_completions(
+    sampler: TextSampler,
+    texts: Sequence[str],
+    decoding: DecodingConfig,
+    seed: int,
+    cache: SampleCache | None = None,
+    progress: bool = False,
+) -> list[list[str]]:
+    """``decoding.num_samples`` completions per prompt text: reused from ``cache`` where finished, generated for the
+    rest (appended to the cache batch by batch), with a progress bar over the generated batches.
+
+    Reused samples are valid samples but not bit-identical to an uninterrupted run's: with HF sampling a prompt's
+    samples depend on the batches before it, and the missing prompts are drawn with ``resumed_seed``. With nothing
+    cached the run seed is used as is, so a fresh run matches an evaluation without a cache."""
+    keys = prompt_keys(texts)
+    finished = cache.read(decoding, seed) if cache is not None else {}
+    missing = [index for index, key in enumerate(keys) if key not in finished]
+    if missing:
+        missing_keys = [keys[i] for i in missing]
+        draw_seed = seed if len(missing) == len(keys) else resumed_seed(seed, missing_keys)
+        batches = sampler([texts[i] for i in missing], decoding, draw_seed)
+        total = math.ceil(len(missing) / prompts_per_batch(decoding))
+        done = 0
+        for batch in tqdm(batches, total=total, desc=f"generate ({decoding.name})", unit="batch", disable=not progress):
+            batch_keys = missing_keys[done : done + len(batch)]
+            if len(batch_keys) != len(batch):
+                raise RuntimeError(f"sampler returned {done + len(batch)} prompts' samples for {len(missing)} prompts")
+            finished.update(zip(batch_keys, batch))
+            if cache is not None:
+                cache.append(decoding, seed, batch_keys, batch)
+            done += len(batch)
+    return [finished[key] for key in keys]
+
+
+def generate_completions(
+    model, tokenizer, prompts: Sequence[list[dict]], decoding: DecodingConfig, seed: int = 0
+) -> list[list[str]]:
+    """For each chat prompt, ``decoding.num_samples`` completion texts (special tokens removed), with HF."""
+    sampler = partial(hf_sample_batches, model, tokenizer)
+    return cached_completions(sampler, chat_texts(tokenizer, prompts), decoding, seed)
 
 
 def score_samples(dataset, samples: list[list[str]], answer_format: str) -> list[dict]:
@@ -129,12 +329,20 @@ def score_samples(dataset, samples: list[list[str]], answer_format: str) -> list
     return records
 
 
-def accuracy_with_stderr(correct: Sequence[bool]) -> tuple[float, float]:
-    n = len(correct)
-    if n == 0:
+def accuracy_with_stderr(correct: Sequence[bool], prompts: Sequence | None = None) -> tuple[float, float]:
+    """Mean correctness and its standard error. With ``prompts`` (record i belongs to prompt ``prompts[i]``, each
+    prompt with the same number of samples), the error is clustered by prompt: ``mean_stderr`` of the per-prompt
+    accuracies, since a prompt's samples are not independent; with one sample per prompt it is the binomial
+    ``sqrt(p (1 - p) / N)``."""
+    if len(correct) == 0:
         return 0.0, 0.0
-    p = sum(correct) / n
-    return p, math.sqrt(p * (1 - p) / n)
+    accuracy = sum(bool(c) for c in correct) / len(correct)
+    if prompts is None:
+        return accuracy, mean_stderr([float(c) for c in correct])
+    by_prompt: dict[Any, list[float]] = {}
+    for prompt, right in zip(prompts, correct):
+        by_prompt.setdefault(prompt, []).append(float(right))
+    return accuracy, mean_stderr([sum(v) / len(v) for v in by_prompt.values()])
 
 
 # RLCR's evaluation (evaluation.py: ans_at_end, confidence_at_end), in our words: when a completion states no answer
@@ -233,16 +441,24 @@ def self_reward_scores_for(model, tokenizer, prompts, records: Sequence[dict], s
     return scores
 
 
-def self_reward_metrics(records: Sequence[dict], threshold: float) -> dict[str, float]:
+def self_reward_metrics(
+    records: Sequence[dict], threshold: float, resamples: int = BOOTSTRAP_RESAMPLES
+) -> dict[str, float]:
     """Self-verification F1 (LaSeR's), AUROC and ECE of the clipped score, and RM@K (score-weighted vote) vs
-    Maj@K over the first K samples of each prompt."""
+    Maj@K over the first K samples of each prompt. F1, AUROC and ECE carry a ``_stderr``: the bootstrap over
+    prompts (``cluster_bootstrap_stderr``, ``resamples`` draws, fixed seed); 0 resamples leaves them out."""
     scores = [r["self_reward"] for r in records]
     correct = [r["correct"] for r in records]
-    metrics = {
-        "self_verification_f1": self_verification_f1(scores, correct, threshold),
-        "self_reward_auroc": auroc(scores, correct),
-        "self_reward_ece": expected_calibration_error(scores, correct),
+    statistics = {
+        "self_verification_f1": partial(self_verification_f1, threshold=threshold),
+        "self_reward_auroc": auroc,
+        "self_reward_ece": expected_calibration_error,
     }
+    metrics = {name: statistic(scores, correct) for name, statistic in statistics.items()}
+    if resamples:
+        clusters = [r["id"] for r in records]
+        for name, statistic in statistics.items():
+            metrics[f"{name}_stderr"] = cluster_bootstrap_stderr(statistic, (scores, correct), clusters, resamples)
     weighted = [{**r, "confidence": r["self_reward"]} for r in records]
     scaling = sample_scaling(weighted, sizes=(1, 2, 4, 8, 16, 32))
     for key, value in scaling.items():
@@ -251,6 +467,16 @@ def self_reward_metrics(records: Sequence[dict], threshold: float) -> dict[str, 
         elif key.startswith("tts_wmaj@"):
             metrics[key.replace("tts_wmaj@", "rm@")] = value
     return metrics
+
+
+def with_decoding_name(metrics: dict[str, float], decoding: str) -> dict[str, float]:
+    """``pass@2`` -> ``pass@2_sampled`` and its ``pass@2_stderr`` -> ``pass@2_sampled_stderr``: every metric's
+    error sits next to it as ``<metric>_stderr``."""
+    named = {}
+    for key, value in metrics.items():
+        base, is_stderr = (key[: -len("_stderr")], True) if key.endswith("_stderr") else (key, False)
+        named[f"{base}_{decoding}_stderr" if is_stderr else f"{base}_{decoding}"] = value
+    return named
 
 
 def evaluate_split(
@@ -262,47 +488,65 @@ def evaluate_split(
     seed: int = 0,
     self_reward: SelfRewardSpec | None = None,
     rescue: bool = True,
+    *,
+    sampler: TextSampler | None = None,
+    cache: SampleCache | None = None,
+    progress: bool = False,
+    bootstrap_resamples: int = BOOTSTRAP_RESAMPLES,
 ) -> tuple[dict[str, float], list[dict]]:
-    """Accuracy (and its standard error) and format adherence for each decoding config; calibration when the
-    format states a confidence; LaSeR's self-verification when ``self_reward`` is given."""
+    """Accuracy (avg@n, with its prompt-clustered standard error) and format adherence for each decoding config;
+    pass@k and maj@k with n > 1 samples; calibration when the format states a confidence; LaSeR's self-verification
+    when ``self_reward`` is given. Every reported rate has a ``<metric>_stderr`` (see ``sampling_metrics``,
+    ``confidence_metrics``, ``self_reward_metrics``).
+
+    ``sampler`` generates (default: HF ``generate`` on ``model``); ``model`` is still used for RLCR's probes and
+    LaSeR's scoring. With ``cache``, finished samples are reused (``cached_completions``)."""
+    sampler = sampler or partial(hf_sample_batches, model, tokenizer)
+    states_confidence = get_answer_format(answer_format).states_confidence
     metrics: dict[str, float] = {}
     all_records: list[dict] = []
     prompts = list(dataset["prompt"])
+    texts = chat_texts(tokenizer, prompts)
     for decoding in decodings:
-        samples = generate_completions(model, tokenizer, prompts, decoding, seed=seed)
+        samples = cached_completions(sampler, texts, decoding, seed, cache=cache, progress=progress)
         records = score_samples(dataset, samples, answer_format)
-        if rescue and get_answer_format(answer_format).states_confidence:
+        if rescue and states_confidence:
             rescue_missing(model, tokenizer, dataset, records, answer_format)
             metrics[f"answer_adherence_{decoding.name}"] = sum(r["answer_stated"] for r in records) / max(
                 len(records), 1
             )
-        accuracy, stderr = accuracy_with_stderr([r["correct"] for r in records])
+        accuracy, stderr = accuracy_with_stderr([r["correct"] for r in records], [r["id"] for r in records])
         metrics[f"accuracy_{decoding.name}"] = accuracy
         metrics[f"accuracy_{decoding.name}_stderr"] = stderr
         metrics[f"format_{decoding.name}"] = sum(r["well_formed"] for r in records) / max(len(records), 1)
         if decoding.num_samples > 1:
-            metrics.update({f"{k}_{decoding.name}": v for k, v in sampling_metrics(records).items()})
-        if get_answer_format(answer_format).states_confidence:
-            metrics.update({f"{k}_{decoding.name}": v for k, v in confidence_metrics(records).items()})
+            metrics.update(with_decoding_name(sampling_metrics(records), decoding.name))
+        if states_confidence:
+            metrics.update(with_decoding_name(confidence_metrics(records, bootstrap_resamples), decoding.name))
             if decoding.num_samples > 1:
-                metrics.update({f"{k}_{decoding.name}": v for k, v in sample_scaling(records).items()})
+                metrics.update(with_decoding_name(sample_scaling(records), decoding.name))
         if self_reward is not None:
             keyed = list(zip(prompts, dataset["id"]))
             for record, score in zip(records, self_reward_scores_for(model, tokenizer, keyed, records, self_reward)):
                 record["self_reward"] = score
-            metrics.update(
-                {f"{k}_{decoding.name}": v for k, v in self_reward_metrics(records, self_reward.threshold).items()}
-            )
+            verification = self_reward_metrics(records, self_reward.threshold, bootstrap_resamples)
+            metrics.update(with_decoding_name(verification, decoding.name))
         all_records.extend({**r, "decoding": decoding.name} for r in records)
     return metrics, all_records
 
 
-def confidence_metrics(records: Sequence[dict]) -> dict[str, float]:
+def confidence_metrics(records: Sequence[dict], resamples: int = BOOTSTRAP_RESAMPLES) -> dict[str, float]:
     """Calibration of stated confidences, as the RLCR evaluation scores it: a confidence still missing after the
-    probe counts as 0; ``confidence_adherence`` is the fraction of samples that stated one unasked."""
+    probe counts as 0; ``confidence_adherence`` is the fraction of samples that stated one unasked. ECE, Brier and
+    AUROC carry a ``_stderr``: the bootstrap over prompts (``cluster_bootstrap_stderr``, ``resamples`` draws, fixed
+    seed); 0 resamples leaves them out."""
     confidences = [r["confidence"] if r["confidence"] is not None else 0.0 for r in records]
     correct = [r["correct"] for r in records]
     summary = summarize_calibration(confidences, correct)
+    if resamples:
+        clusters = [r["id"] for r in records]
+        for name, statistic in {"ece": expected_calibration_error, "brier": brier_score, "auroc": auroc}.items():
+            summary[f"{name}_stderr"] = cluster_bootstrap_stderr(statistic, (confidences, correct), clusters, resamples)
     stated = [r.get("confidence_stated", r["confidence"] is not None) for r in records]
     summary["confidence_adherence"] = sum(stated) / max(len(records), 1)
     return summary
@@ -310,18 +554,21 @@ def confidence_metrics(records: Sequence[dict]) -> dict[str, float]:
 
 def sampling_metrics(records: Sequence[dict], sizes: Sequence[int] = (1, 2, 4, 8, 16, 32)) -> dict[str, float]:
     """For n samples per prompt: unbiased pass@k and majority vote over the first k samples (maj@k), for each k in
-    ``sizes`` up to n, averaged over prompts. Accuracy over all samples is avg@n, reported as ``accuracy_*``."""
+    ``sizes`` up to n, averaged over prompts, each with ``<metric>_stderr``: the standard error over prompts
+    (``mean_stderr`` of the per-prompt values). Accuracy over all samples is avg@n, reported as ``accuracy_*``."""
     groups = _by_prompt(records)
     available = min((len(g) for g in groups), default=0)
     results = {}
     for k in [size for size in sizes if size <= available]:
         passed = [pass_at_k(len(g), sum(bool(r["correct"]) for r in g), k) for g in groups]
         results[f"pass@{k}"] = sum(passed) / len(groups)
+        results[f"pass@{k}_stderr"] = mean_stderr(passed)
         voted = [
-            majority_vote([r["extracted"] for r in g[:k]]) in {r["extracted"] for r in g[:k] if r["correct"]}
+            float(majority_vote([r["extracted"] for r in g[:k]]) in {r["extracted"] for r in g[:k] if r["correct"]})
             for g in groups
         ]
         results[f"maj@{k}"] = sum(voted) / len(groups)
+        results[f"maj@{k}_stderr"] = mean_stderr(voted)
     return results
 
 

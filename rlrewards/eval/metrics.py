@@ -3,11 +3,14 @@
 Semantics follow the RLCR official evaluation (``eval/eval_utils.py``): ECE with equal-width bins whose outer edges
 are widened to -inf/+inf (so 0 lands in the first bin and 1 in the last), left-closed like ``np.digitize``; Brier =
 mean squared gap; AUROC of confidence vs correctness, 0.5 when it cannot rank (constant confidence, one class).
+
+Standard errors treat prompts as the independent units (samples of one prompt are correlated): ``mean_stderr`` for
+a mean of per-prompt values, ``cluster_bootstrap_stderr`` for statistics that are not means (ECE, AUROC, F1).
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 import numpy as np
@@ -75,19 +78,11 @@ def auroc(confidences: Any, correct: Any) -> float:
     positive, negative = q[c > 0.5], q[c <= 0.5]
     if positive.size == 0 or negative.size == 0:
         return 0.5
-    # Mann-Whitney U with average ranks for ties, O(N log N).
-    order = np.argsort(np.concatenate([positive, negative]), kind="mergesort")
-    values = np.concatenate([positive, negative])[order]
-    ranks = np.empty(values.size)
-    start = 0
-    while start < values.size:
-        end = start
-        while end + 1 < values.size and values[end + 1] == values[start]:
-            end += 1
-        ranks[start : end + 1] = (start + end) / 2 + 1
-        start = end + 1
-    rank_of = np.empty(values.size)
-    rank_of[order] = ranks
+    # Mann-Whitney U with average ranks for ties, O(N log N): tied values share the mean of the ranks they span.
+    values = np.concatenate([positive, negative])
+    _, group_of, group_sizes = np.unique(values, return_inverse=True, return_counts=True)
+    last_rank = np.cumsum(group_sizes)
+    rank_of = (last_rank - (group_sizes - 1) / 2)[group_of]
     positive_rank_sum = rank_of[: positive.size].sum()
     u = positive_rank_sum - positive.size * (positive.size + 1) / 2
     return float(u / (positive.size * negative.size))
@@ -126,3 +121,45 @@ def pass_at_k(num_samples: int, num_correct: int, k: int) -> float:
     for i in range(num_samples - num_correct + 1, num_samples + 1):
         miss *= 1.0 - k / i
     return 1.0 - miss
+
+
+def mean_stderr(values: Any) -> float:
+    """Standard error of the mean of independent values (one per prompt): ``sqrt(mean((x - mean)^2) / n)``, the
+    plug-in variance, so that 0/1 values give the binomial ``sqrt(p (1 - p) / n)``; 0 for fewer than two values."""
+    x = _as_array(values)
+    if x.size < 2:
+        return 0.0
+    return float(np.sqrt(x.var() / x.size))
+
+
+BOOTSTRAP_RESAMPLES = 200
+BOOTSTRAP_SEED = 0
+
+
+def cluster_bootstrap_stderr(
+    statistic: Callable[..., float],
+    columns: Sequence[Any],
+    clusters: Sequence[Hashable],
+    resamples: int = BOOTSTRAP_RESAMPLES,
+    seed: int = BOOTSTRAP_SEED,
+) -> float:
+    """Bootstrap standard error of ``statistic(*columns)`` with whole clusters (prompts) resampled with replacement:
+    the standard deviation (ddof 1) of the statistic over ``resamples`` draws of as many clusters as there are, from
+    ``np.random.default_rng(seed)``, so the same inputs always give the same value. Each column holds one entry per
+    record, ``clusters[i]`` names record i's cluster. 0 with fewer than two clusters or two resamples."""
+    arrays = [_as_array(column) for column in columns]
+    if any(a.size != len(clusters) for a in arrays):
+        sizes = ", ".join(str(a.size) for a in arrays)
+        raise ValueError(f"cluster_bootstrap_stderr: columns of {sizes} entries for {len(clusters)} cluster labels")
+    members: dict[Hashable, list[int]] = {}
+    for index, cluster in enumerate(clusters):
+        members.setdefault(cluster, []).append(index)
+    groups = [np.asarray(indices) for indices in members.values()]
+    if len(groups) < 2 or resamples < 2:
+        return 0.0
+    rng = np.random.default_rng(seed)
+    estimates = []
+    for _ in range(resamples):
+        drawn = np.concatenate([groups[g] for g in rng.integers(0, len(groups), size=len(groups))])
+        estimates.append(statistic(*(a[drawn] for a in arrays)))
+    return float(np.std(estimates, ddof=1))
