@@ -1,5 +1,7 @@
 """TEMPO's data adapters (MedQA-USMLE, MedMCQA, MMLU-Medical, GSM-HARD, AMC23), loaded offline through their real
-configs from fixture files with each hub dataset's schema, and the multiple-choice checker."""
+configs from fixture files with each hub dataset's schema, and the multiple-choice checker. What every benchmark
+must have (hub id, split, prompt, one right and one wrong answer graded) is in test_benchmark_registry.py; these
+tests cover the rest: train splits, label errors, more answer variants."""
 
 import json
 
@@ -58,12 +60,7 @@ def test_mmlu_medical_reads_choice_lists_and_index_labels():
     assert task.subsets[0] == "anatomy" and len(task.subsets) == 6
 
 
-def test_gsm_hard_and_amc23_use_the_boxed_prompt_and_numeric_targets():
-    gsm = load_task("gsm_hard", {"train": "gsm_hard/train.jsonl"})
-    rows = gsm.load_split("test")
-    assert rows[0]["answer"] == "-9867630.0"
-    assert rows[0]["prompt"][0]["content"].endswith("output the final answer within \\boxed{}.")
-    assert gsm.check("-9867630", rows[0]["answer"]) and not gsm.check("9867630", rows[0]["answer"])
+def test_amc23_reads_every_row_and_has_no_train_split():
     amc = load_task("amc23", {"test": "amc23/test.jsonl"})
     rows = amc.load_split("test")
     assert rows["answer"] == ["27", "36"] and amc.check("\\frac{54}{2}", "27")
@@ -128,17 +125,8 @@ def test_rlcr_sets_use_the_official_layout_and_their_checkers():
     assert not any(csqa.check(p, gold) for p in ["B", "library", "an apple", ""])
     gpqa = load_task("gpqa", {"test": "gpqa/test.jsonl"}, recipe="rlcr")
     assert gpqa.check("R-loops", gpqa.load_split("test")[0]["answer"])
-
-    for name, files, answer in [
-        ("big_math_digits", {"train": "big_math_digits/train.jsonl", "test": "big_math_digits/test.jsonl"}, "1446"),
-        ("gsm8k", {"test": "gsm8k/test.jsonl"}, "18"),
-        ("simpleqa", {"test": "simpleqa/test.jsonl"}, "Michio Sugeno"),
-        ("math500", {"test": "math500/test.jsonl"}, "\\left( 3, \\frac{\\pi}{2} \\right)"),
-    ]:
-        task = load_task(name, files, recipe="rlcr")
-        first = task.load_split("test")[0]
-        assert first["answer"] == answer and task.check(answer, answer), name
-    assert load_task("math500", {"test": "math500/test.jsonl"}).check("(3, \\pi/2)", answer)
+    big_math = load_task("big_math_digits", {"train": "big_math_digits/train.jsonl"}, recipe="rlcr")
+    assert big_math.load_split("train")["answer"] == ["1446", "391"]
 
 
 def test_unknown_checker_is_rejected_by_name():
@@ -146,11 +134,7 @@ def test_unknown_checker_is_rejected_by_name():
         load_task("gsm8k", {"test": "gsm8k/test.jsonl"}).__class__(path="x", checker="nope")
 
 
-def test_laser_sets_load_from_files_with_the_official_keys():
+def test_deepmath_loads_from_files_with_the_official_keys():
     deepmath = load_task("deepmath", {"train": "deepmath/train.jsonl"}, recipe="laser")
     row = deepmath.load_split("train")[0]
     assert row["answer"] == "3" and row["prompt"][-1]["content"].endswith("final answer within \\boxed{}.")
-    for name, answer in [("aime24", "204"), ("aime25", "70"), ("olympiadbench", "2")]:
-        task = load_task(name, {"test": f"{name}/test.jsonl"}, recipe="laser")
-        first = task.load_split("test")[0]
-        assert first["answer"] == answer and task.check(f"{answer}.0", first["answer"]), name
