@@ -160,9 +160,10 @@ def evaluate_task(cfg, spec, task, train_cfg, generation: Generation, out: Path,
 
 def benchmark_tasks(cfg: DictConfig, train_cfg: DictConfig) -> dict[str, tuple[DictConfig, Any]] | None:
     """``benchmarks: {name: {task, decodings, max_new_tokens, limit, split, task_overrides}}`` -> instantiated tasks
-    that use the run's answer format and system prompt. The benchmark that is the run's own task uses the run's task
-    config (TEMPO's MATH runs set their own prompt template over conf/task/math.yaml's). None when no benchmarks are
-    configured."""
+    that use the run's answer format and system prompt (and, with ``use_run_prompt``, the user-turn template the run
+    trained with, as LaSeR's and PURE's evaluations do; ``task_overrides`` still win). The benchmark that is the
+    run's own task uses the run's task config (TEMPO's MATH runs set their own prompt template over
+    conf/task/math.yaml's). None when no benchmarks are configured."""
     if not cfg.get("benchmarks"):
         return None
     known = sorted(p.stem for p in (Path(CONFIG_DIR) / "task").glob("*.yaml"))
@@ -176,6 +177,8 @@ def benchmark_tasks(cfg: DictConfig, train_cfg: DictConfig) -> dict[str, tuple[D
         task_cfg = own_task_config(train_cfg, option) or OmegaConf.load(path)
         if "defaults" in task_cfg:
             raise ConfigError(f"benchmarks.{name}: task config {option!r} composes others; name a plain task config")
+        if cfg.get("use_run_prompt") and train_cfg.task.get("prompt_template"):
+            task_cfg.prompt_template = train_cfg.task.prompt_template
         task_cfg = OmegaConf.merge(task_cfg, spec.get("task_overrides") or {})
         holder = OmegaConf.create({"recipe": train_cfg.recipe, "seed": train_cfg.get("seed", 0), "task": task_cfg})
         try:

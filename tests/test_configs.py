@@ -90,6 +90,28 @@ def test_groups_cover_the_documented_layout():
     assert set(GROUPS) | {"hydra", "experiment", "hparams_search"} <= present
 
 
+@pytest.mark.parametrize(
+    ("suite", "experiment", "uses_run_prompt"),
+    [
+        ("pure", "pure/qwen2.5-math-7b_prm", True),
+        ("laser", "laser/qwen2.5-7b", True),
+        ("rlcr", "rlcr/math_qwen2.5-7b", False),
+    ],
+)
+def test_suites_that_evaluate_with_the_training_prompt_take_the_runs_template(suite, experiment, uses_run_prompt):
+    from rlrewards.evaluate import benchmark_tasks
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        cfg = compose(config_name="eval", overrides=["run_dir=unused", f"suite={suite}"])
+    train_cfg = compose_train([f"experiment={experiment}"])
+    OmegaConf.resolve(train_cfg)
+    math500 = benchmark_tasks(cfg, train_cfg)["math500"][1]
+    own = OmegaConf.load(CONFIG_DIR / "task" / "math500.yaml").prompt_template
+    expected = train_cfg.task.prompt_template if uses_run_prompt else own
+    assert math500.prompt_template == expected and (expected != own) == uses_run_prompt
+
+
 @pytest.mark.parametrize("suite", options("suite"))
 def test_every_eval_suite_composes_and_builds_its_benchmark_tasks(suite):
     from rlrewards.evaluate import benchmark_tasks
