@@ -1,14 +1,22 @@
-"""Run by test_distributed.py under torchrun with 2 CPU processes (gloo): one GRPO step with an estimator whose
-group spans both processes. Each rank saves what the estimator saw and what the loss received.
+"""Run by test_distributed.py under torchrun with 2 CPU processes (gloo).
 
-argv: output dir, estimator (``ramp``: a row/position code that exposes any wrong slice; ``laser``: LaSeR with
-mixing from the first step, run inside the loss forward; or a registered name)."""
+``<out dir> <estimator>``: one GRPO step with an estimator whose group spans both processes; each rank saves what
+the estimator saw and what the loss received (``ramp``: a row/position code that exposes any wrong slice;
+``laser``: LaSeR with mixing from the first step, run inside the loss forward; or a registered name).
 
+``<out dir> recipes <json>``: train each recipe of ``{"recipes": {name: [config overrides]}, "per_device_batch": n}``
+on fixed completions (``trainer_helpers.train_recipe_on_fixed_completions``); each rank saves ``<name>.rank<r>.pt``.
+
+A failing rank writes its traceback to ``rank<r>.traceback`` in the output dir, for the test to show."""
+
+import json
+import os
 import sys
+import traceback
 from pathlib import Path
 
 import torch
-from trainer_helpers import digit_fraction, grpo_args, small_dataset
+from trainer_helpers import digit_fraction, grpo_args, small_dataset, train_recipe_on_fixed_completions
 
 from rlrewards.models.tiny import RESERVED, build_tiny_model, build_tiny_tokenizer
 from rlrewards.recipes.laser import laser_estimator, laser_self_reward_loss
@@ -72,36 +80,54 @@ class RecordingTrainer(RecipeGRPOTrainer):
         return loss
 
 
-tokenizer = build_tiny_tokenizer()
-model = build_tiny_model(tokenizer, hidden_size=32, num_layers=2, num_heads=2, num_kv_heads=1, intermediate_size=64)
-args = grpo_args(
-    out_dir / "trainer",
-    max_steps=1,
-    per_device_train_batch_size=4,
-    num_generations=8,
-    max_completion_length=12,
-    shuffle_dataset=False,
-)
-if estimator_name == "ramp":
-    hooks = {"advantage_estimator": ramp_estimator}
-elif estimator_name == "laser":
-    mix = laser_estimator(c_ref=-4.8, reasoning_warmup=0, self_reward_warmup=0, std_threshold=0.0, tau=0.5)
-    hooks = {
-        "advantage_estimator": recording(mix),
-        "aux_loss": laser_self_reward_loss(beta_v=0.1),
-        "aux_loss_coef": 0.1,
-        "slot_token_id": tokenizer.convert_tokens_to_ids(RESERVED[0]),
-    }
-    hooks["advantage_estimator"].needs_slot_logps = mix.needs_slot_logps
-else:
-    hooks = {"advantage_estimator": recording(ADVANTAGE_ESTIMATORS.get(estimator_name)())}
-trainer = RecordingTrainer(
-    model=model,
-    reward_funcs=[digit_fraction],
-    args=args,
-    train_dataset=small_dataset(16),
-    processing_class=tokenizer,
-    **hooks,
-)
-trainer.train()
-torch.save(seen, out_dir / f"rank{seen['rank']}.pt")
+def advantage_hook_run():
+    tokenizer = build_tiny_tokenizer()
+    model = build_tiny_model(tokenizer, hidden_size=32, num_layers=2, num_heads=2, num_kv_heads=1, intermediate_size=64)
+    args = grpo_args(
+        out_dir / "trainer",
+        max_steps=1,
+        per_device_train_batch_size=4,
+        num_generations=8,
+        max_completion_length=12,
+        shuffle_dataset=False,
+    )
+    if estimator_name == "ramp":
+        hooks = {"advantage_estimator": ramp_estimator}
+    elif estimator_name == "laser":
+        mix = laser_estimator(c_ref=-4.8, reasoning_warmup=0, self_reward_warmup=0, std_threshold=0.0, tau=0.5)
+        hooks = {
+            "advantage_estimator": recording(mix),
+            "aux_loss": laser_self_reward_loss(beta_v=0.1),
+            "aux_loss_coef": 0.1,
+            "slot_token_id": tokenizer.convert_tokens_to_ids(RESERVED[0]),
+        }
+        hooks["advantage_estimator"].needs_slot_logps = mix.needs_slot_logps
+    else:
+        hooks = {"advantage_estimator": recording(ADVANTAGE_ESTIMATORS.get(estimator_name)())}
+    trainer = RecordingTrainer(
+        model=model,
+        reward_funcs=[digit_fraction],
+        args=args,
+        train_dataset=small_dataset(16),
+        processing_class=tokenizer,
+        **hooks,
+    )
+    trainer.train()
+    torch.save(seen, out_dir / f"rank{seen['rank']}.pt")
+
+
+def recipes_run(spec: dict):
+    for recipe, overrides in spec["recipes"].items():
+        run = train_recipe_on_fixed_completions(recipe, out_dir / recipe, spec["per_device_batch"], overrides)
+        torch.save(run, out_dir / f"{recipe}.rank{run['rank']}.pt")
+
+
+if __name__ == "__main__":
+    try:
+        if estimator_name == "recipes":
+            recipes_run(json.loads(sys.argv[3]))
+        else:
+            advantage_hook_run()
+    except BaseException:
+        (out_dir / f"rank{os.environ.get('RANK', '?')}.traceback").write_text(traceback.format_exc())
+        raise

@@ -1,23 +1,31 @@
-"""A prompt's group spans two processes: the estimator sees the gathered batch, each process gets its own rows."""
+"""Two CPU processes (gloo) against one.
 
+Advantage hook: a prompt's group spans two processes; the estimator sees the gathered batch, each process gets its
+own rows. Training: ``grpo``, ``tempo`` and ``laser`` trained for two steps on two processes, each on half of every
+batch, end in the same advantages, losses and weights as one process on the whole batch."""
+
+import json
 import os
-import socket
+import signal
 import subprocess
 import sys
 
+import pytest
 import torch
 from conftest import REPO_ROOT
+from trainer_helpers import (
+    FIXED_GROUP_SIZE,
+    FIXED_PROMPTS_PER_STEP,
+    gathered_records,
+    train_recipe_on_fixed_completions,
+)
 
 from rlrewards.algorithms.tempo import tempo_advantages
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def run_two_processes(out_dir, estimator: str) -> list[dict]:
+def launch_two_processes(out_dir, *worker_args: str, timeout: float = 600) -> None:
+    """``tests/dist_worker.py <out_dir> <worker_args>`` under torchrun on 2 CPU processes (gloo). The whole process
+    group is killed on timeout; a failure shows each failed rank's traceback."""
     env = {
         **os.environ,
         "PYTHONPATH": f"{REPO_ROOT / 'tests'}:{os.environ.get('PYTHONPATH', '')}",
@@ -27,16 +35,35 @@ def run_two_processes(out_dir, estimator: str) -> list[dict]:
         sys.executable,
         "-m",
         "torch.distributed.run",
+        "--standalone",  # rendezvous on a free local port
         "--nproc_per_node",
         "2",
-        "--master_port",
-        str(free_port()),
         str(REPO_ROOT / "tests" / "dist_worker.py"),
         str(out_dir),
-        estimator,
+        *worker_args,
     ]
-    result = subprocess.run(command, env=env, capture_output=True, text=True, timeout=600)
-    assert result.returncode == 0, result.stderr[-4000:]
+    # A session of its own, so that a timeout takes torchrun and both workers down together.
+    proc = subprocess.Popen(
+        command, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, start_new_session=True
+    )
+    try:
+        _, stderr = proc.communicate(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        _, stderr = proc.communicate()
+        pytest.fail(f"the 2-process run took over {timeout:.0f}s and was killed; stderr tail:\n{stderr[-3000:]}")
+    if proc.returncode != 0:
+        tracebacks = "\n".join(
+            f"--- {path.name} ---\n{path.read_text()}" for path in sorted(out_dir.glob("rank*.traceback"))
+        )
+        pytest.fail(
+            f"the 2-process run failed (exit {proc.returncode})\n{tracebacks or '(no rank wrote a traceback)'}\n"
+            f"--- torchrun stderr (tail) ---\n{stderr[-3000:]}"
+        )
+
+
+def run_two_processes(out_dir, estimator: str) -> list[dict]:
+    launch_two_processes(out_dir, estimator)
     return [torch.load(out_dir / f"rank{r}.pt", weights_only=False) for r in (0, 1)]
 
 
@@ -90,3 +117,121 @@ def test_laser_mixing_in_the_loss_forward_on_two_processes_equals_one_process_on
     for rank, record in enumerate(ranks):
         assert all(4 * rank <= r < 4 * rank + 4 for r in record["loss_rows"].tolist())
         torch.testing.assert_close(record["loss_adv"], expected[record["loss_rows"]])
+
+
+# --- Training: two processes, each on half of every batch, against one process on the whole batch --------------------
+
+ROWS = FIXED_PROMPTS_PER_STEP * FIXED_GROUP_SIZE  # 12 completions a step: 6 per process, the 2nd group spans both
+# dapo divides the summed token losses by the token count of the whole generation batch (gathered over processes)
+# over the process count, so after DDP averages the gradients the objective is the one-process one whatever the
+# split. TRL's bnpo (the tempo and laser recipes' loss type) divides by each process's own token count, so two
+# processes optimise the mean of two per-half token means: a different objective whenever the halves hold different
+# numbers of tokens, as they do here. grpo (per-sequence means, then the mean over rows) would also match, as TRL
+# gives every process the same number of rows.
+# Plain SGD without clipping makes the weights a linear function of the gradients, so comparing weights compares the
+# DDP-averaged gradients themselves; Adam's first steps move each weight by about lr * sign(gradient), blind to a
+# gradient off by a constant factor (a sum over processes instead of a mean, say).
+COMMON = [
+    "++trainer.loss_type=dapo",
+    "++trainer.optim=sgd",
+    "trainer.learning_rate=1e-2",
+    "++trainer.max_grad_norm=1e9",
+]
+RECIPES = {
+    "grpo": COMMON,
+    "tempo": COMMON,
+    # Mixing and the self-reward loss from the first step, with a fixed c_ref (scores near 0.5, away from the clamp)
+    # and no std threshold (an untrained model's scores barely vary within a group).
+    "laser": [
+        *COMMON,
+        "recipe.advantage.kwargs.c_ref=-10.0",
+        "recipe.advantage.kwargs.reasoning_warmup=0",
+        "recipe.advantage.kwargs.self_reward_warmup=0",
+        "recipe.advantage.kwargs.std_threshold=0.0",
+    ],
+}
+
+
+@pytest.fixture(scope="module")
+def two_process_training(tmp_path_factory):
+    out_dir = tmp_path_factory.mktemp("two_process_training")
+    launch_two_processes(out_dir, "recipes", json.dumps({"recipes": RECIPES, "per_device_batch": ROWS // 2}))
+    return {
+        recipe: [torch.load(out_dir / f"{recipe}.rank{r}.pt", weights_only=False) for r in (0, 1)] for recipe in RECIPES
+    }
+
+
+@pytest.mark.parametrize("recipe", list(RECIPES))
+def test_two_process_training_equals_one_process(recipe, two_process_training, tmp_path):
+    """Two optimizer steps of the recipe (its rewards, estimator, auxiliary loss and trainer settings from ``conf/``)
+    on the tiny model: two gloo processes with 6 completions each against one process with all 12.
+
+    Generation is replaced by fixed completions, a function of (prompt, position in its group) only
+    (``trainer_helpers.fixed_completion``): sampling cannot be made to agree, since each process samples its own
+    rows from its own random stream, while TRL's sampler gives both runs the same prompts in the same global order
+    (seeded shuffle, process p holding rows 6p..6p+5), so both runs score and train on identical batches. The
+    completions differ in length within a group and between the halves (which is what tells dapo from bnpo), split
+    into right and wrong answers after a shared prefix (a TEMPO branch) and include an unfinished one (LaSeR).
+
+    Tolerances: both runs compute in float32 the same sums in a different order (6-row vs 12-row batches padded to
+    different widths, DDP's all-reduce of two half-batch gradients, a different row shuffle before the loss, 1 vs 2
+    threads), so they agree to a few float32 ulps, far inside rtol=1e-5; a wrong slice, gather or normalisation
+    would be off by O(1) in relative terms. Loss type and optimizer: see ``COMMON``."""
+    single = train_recipe_on_fixed_completions(recipe, tmp_path, per_device_batch=ROWS, overrides=RECIPES[recipe])
+    ranks = two_process_training[recipe]
+    assert [r["world"] for r in ranks] == [2, 2] and single["world"] == 1
+    assert single["loss_type"] == "dapo" and all(r["loss_type"] == "dapo" for r in ranks)
+    tight = dict(rtol=1e-5, atol=1e-6)
+    for step in (0, 1):
+        one, two = gathered_records([single], step), gathered_records(ranks, step)
+        assert one["completion_ids"].shape == (ROWS, two["completion_ids"].shape[1])
+        assert torch.equal(one["completion_ids"], two["completion_ids"]), f"step {step}: different completions"
+        assert torch.equal(one["completion_mask"], two["completion_mask"])
+        # The two halves hold different numbers of tokens, so a per-process normalisation could not go unnoticed.
+        halves = one["completion_mask"].sum(dim=1).split(ROWS // 2)
+        assert halves[0].sum() != halves[1].sum()
+        torch.testing.assert_close(
+            two["advantages"], one["advantages"], **tight, msg=labelled(f"step {step}, advantages")
+        )
+        torch.testing.assert_close(two["loss"], one["loss"], **tight, msg=labelled(f"step {step}, loss"))
+        assert one["advantages"].abs().sum() > 0
+    for key in ("loss", "grad_norm"):  # the logged loss is the mean over processes, the norm that of the mean gradient
+        logged = [torch.tensor([e[key] for e in run["log_history"] if key in e]) for run in (single, *ranks)]
+        assert len(logged[0]) == 2 and torch.equal(logged[1], logged[2])
+        torch.testing.assert_close(logged[1], logged[0], **tight, msg=labelled(f"logged {key}"))
+    # Weights: updates of up to ~1.5e-2 agree to ~4e-9 (an ulp of the weights) in practice; 1e-7 leaves 25x headroom.
+    initial = single["initial_params"]
+    for name, value in single["params"].items():
+        assert torch.equal(ranks[0]["initial_params"][name], initial[name])
+        assert torch.equal(ranks[0]["params"][name], ranks[1]["params"][name]), f"ranks disagree on {name}"
+        torch.testing.assert_close(
+            ranks[0]["params"][name] - initial[name],
+            value - initial[name],
+            rtol=1e-5,
+            atol=1e-7,
+            msg=labelled(f"update of {name}"),
+        )
+    assert max((value - initial[name]).abs().max() for name, value in single["params"].items()) > 1e-3
+    _check_recipe_is_active(recipe, single)
+    if recipe == "laser":  # on two processes too, the estimator ran inside the loss forward (its gathers included)
+        assert all(record["estimated_in_loss_forward"] for rank in ranks for record in rank["records"])
+
+
+def labelled(label: str):
+    """An assert_close message that keeps torch's own description of the mismatch."""
+    return lambda message: f"{label}: {message}"
+
+
+def _check_recipe_is_active(recipe: str, run: dict) -> None:
+    """The runs above would agree trivially if the recipe's own part did nothing; make sure it acted."""
+    logs = [e for e in run["log_history"] if "loss" in e]
+    if recipe == "tempo":
+        assert all(e["tempo/td_share"] > 0 for e in logs)
+        record = gathered_records([run], 0)
+        advantages, mask = record["advantages"], record["completion_mask"].bool()
+        assert advantages.dim() == 2  # per token: the TD term makes some completion's tokens differ
+        assert any(row[valid].unique().numel() > 1 for row, valid in zip(advantages, mask, strict=True))
+    elif recipe == "laser":
+        assert all(e["laser/mixing_active"] == 1.0 and e["laser/mixed_frac"] > 0 for e in logs)
+        assert all(e["aux/laser_self_reward/loss"] > 0 for e in logs)
+        assert all(record["estimated_in_loss_forward"] for record in run["records"])
