@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 
 from omegaconf import DictConfig, OmegaConf
@@ -60,6 +61,38 @@ def _trl_version() -> str:
     return trl.__version__
 
 
+def vllm_installed() -> bool:
+    return importlib.util.find_spec("vllm") is not None
+
+
+def validate_vllm(cfg: DictConfig) -> None:
+    """vLLM generation (``trainer.use_vllm``, conf/vllm/) otherwise fails inside the trainer, after the model load
+    and the before-RL evaluation; these checks need no GPU. No recipe is refused: their hooks read only the completion
+    token ids from generation and score them (LaSeR's slot, PURE's reference log-probs) with the trainer's models."""
+    trainer = cfg.trainer
+    if not trainer.get("use_vllm", False):
+        return
+    mode = trainer.get("vllm_mode", "colocate")
+    if mode not in ("colocate", "server"):
+        raise ConfigError(f"trainer.vllm_mode={mode} must be colocate or server (conf/vllm/)")
+    if not vllm_installed():
+        raise ConfigError("trainer.use_vllm=true needs the vllm package: pip install -e '.[vllm]'")
+    tensor_parallel = int(trainer.get("vllm_tensor_parallel_size", 1))
+    if mode == "colocate" and world_size() % tensor_parallel:
+        raise ConfigError(
+            f"trainer.vllm_tensor_parallel_size={tensor_parallel} must divide the number of training processes "
+            f"({world_size()}): each vLLM engine spans that many processes"
+        )
+    if trainer.get("ds3_gather_for_generation", True) is False:
+        raise ConfigError("trainer.ds3_gather_for_generation=false: vLLM needs the gathered ZeRO-3 weights to sync")
+    model = cfg.model
+    if model.get("source") == "scratch" and not (model.get("warm_start") or {}).get("enabled", False):
+        raise ConfigError(
+            "model.warm_start.enabled=false with trainer.use_vllm=true: vLLM loads the policy from disk "
+            "(its name_or_path), and a scratch model without a warm start exists only in memory"
+        )
+
+
 def validate_recipe(recipe: DictConfig) -> None:
     try:
         build_reward_functions(OmegaConf.to_container(recipe.rewards, resolve=True))
@@ -84,6 +117,7 @@ def validate_config(cfg: DictConfig) -> None:
     if cfg.get("seed") is None or int(cfg.seed) < 0:
         raise ConfigError(f"seed={cfg.get('seed')} must be a non-negative integer")
     validate_trainer(cfg.trainer)
+    validate_vllm(cfg)
     validate_recipe(cfg.recipe)
     validate_task(cfg.task)
     metric = cfg.get("optimized_metric")
