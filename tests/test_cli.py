@@ -87,7 +87,10 @@ def test_eval_reloads_the_saved_model_and_reproduces_its_greedy_accuracy(demo_ru
     summary = json.loads((run_dir / "summary.json").read_text())
     assert metrics["num_problems"] == 16
     assert metrics["accuracy_greedy"] == pytest.approx(summary["eval/accuracy_greedy"])
-    assert sum(1 for _ in (tmp_path / "samples.jsonl").open()) == 16 + 16 * 4
+    records = [json.loads(line) for line in (tmp_path / "samples.jsonl").open()]
+    assert len(records) == 16 + 16 * 4
+    # completion lengths in tokens: at most max_new_tokens (EOS not counted), and some completions are not empty
+    assert all(0 <= r["tokens"] <= 24 for r in records) and any(r["tokens"] > 0 for r in records)
     assert json.loads((tmp_path / "metrics.json").read_text())["split"] == "test"
 
 

@@ -329,6 +329,15 @@ def score_samples(dataset, samples: list[list[str]], answer_format: str) -> list
     return records
 
 
+def count_tokens(tokenizer, records: list[dict]) -> None:
+    """``tokens``: the completion's length in tokens, re-tokenized from its decoded text (special tokens such as
+    EOS are not counted; the cache keeps texts, not ids)."""
+    texts = [r["completion"] for r in records]
+    lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]] if texts else []
+    for record, length in zip(records, lengths):
+        record["tokens"] = length
+
+
 def accuracy_with_stderr(correct: Sequence[bool], prompts: Sequence | None = None) -> tuple[float, float]:
     """Mean correctness and its standard error. With ``prompts`` (record i belongs to prompt ``prompts[i]``, each
     prompt with the same number of samples), the error is clustered by prompt: ``mean_stderr`` of the per-prompt
@@ -510,6 +519,7 @@ def evaluate_split(
     for decoding in decodings:
         samples = cached_completions(sampler, texts, decoding, seed, cache=cache, progress=progress)
         records = score_samples(dataset, samples, answer_format)
+        count_tokens(tokenizer, records)
         if rescue and states_confidence:
             rescue_missing(model, tokenizer, dataset, records, answer_format)
             metrics[f"answer_adherence_{decoding.name}"] = sum(r["answer_stated"] for r in records) / max(
