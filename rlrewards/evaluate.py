@@ -16,6 +16,7 @@ generates with vLLM instead of HF ``generate`` (untested here: vllm is not insta
 from __future__ import annotations
 
 import json
+import string
 from dataclasses import dataclass
 from functools import partial
 from pathlib import Path
@@ -177,7 +178,7 @@ def benchmark_tasks(cfg: DictConfig, train_cfg: DictConfig) -> dict[str, tuple[D
         task_cfg = own_task_config(train_cfg, option) or OmegaConf.load(path)
         if "defaults" in task_cfg:
             raise ConfigError(f"benchmarks.{name}: task config {option!r} composes others; name a plain task config")
-        if cfg.get("use_run_prompt") and train_cfg.task.get("prompt_template"):
+        if cfg.get("use_run_prompt") and fills_problem_only(train_cfg.task.get("prompt_template")):
             task_cfg.prompt_template = train_cfg.task.prompt_template
         task_cfg = OmegaConf.merge(task_cfg, spec.get("task_overrides") or {})
         holder = OmegaConf.create({"recipe": train_cfg.recipe, "seed": train_cfg.get("seed", 0), "task": task_cfg})
@@ -186,6 +187,15 @@ def benchmark_tasks(cfg: DictConfig, train_cfg: DictConfig) -> dict[str, tuple[D
         except Exception as err:  # noqa: BLE001 - name the benchmark whatever the task's constructor raised
             raise ConfigError(f"benchmarks.{name} (task {option!r}): {err}") from err
     return tasks
+
+
+def fills_problem_only(template: str | None) -> bool:
+    """A run's prompt template that other benchmarks can take: it formats the problem and nothing else (the demo's
+    arith template, for one, formats its own fields)."""
+    if not template:
+        return False
+    fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    return fields == {"problem"}
 
 
 def own_task_config(train_cfg: DictConfig, option: str) -> DictConfig | None:

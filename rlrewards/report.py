@@ -22,7 +22,7 @@ from collections import defaultdict
 from pathlib import Path
 
 from rlrewards.reporting.paper import PAPERS_DIR, compare, load_paper, render_csv, render_markdown
-from rlrewards.reporting.plots import reliability_panels, training_curves, voting_panels
+from rlrewards.reporting.plots import DEFAULT_CURVES, reliability_panels, training_curves, voting_panels
 from rlrewards.reporting.runs import Run, find_runs, runs_from_wandb
 
 DEFAULT_METRICS = (
@@ -80,9 +80,6 @@ def _cell(value) -> str:
         return ""
     mean, std = value
     return f"{mean:.3f} ± {std:.3f}"
-
-
-DEFAULT_CURVES = ("train/rewards/accuracy/mean", "train/reward", "train/completions/mean_length")
 
 
 def group_runs(runs: list[Run]) -> dict[str, list[Run]]:

@@ -13,7 +13,8 @@ beside what the demo shows, paired by seed) and ``curves.png``, ``reliability.pn
 All metrics are over the final greedy evaluation (500 held-out problems). ``ece``/``brier``/``auroc`` score the stated
 confidence (RLCR's format) or LaSeR's self-reward score as a probability of being correct; ``sv_f1`` is LaSeR's
 self-verification F1 (score > 0.5 means "correct"). Runs that share a warm start (same seed and SFT data) form a
-chain; ``--workers`` chains run at once, each on one CPU thread.
+chain; ``--workers`` chains run at once, each on one CPU thread. The chain's first run evaluates the warm start
+before RL for all of them (the others set ``evaluation.before_training=false``).
 """
 
 from __future__ import annotations
@@ -34,7 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from rlrewards.eval.metrics import auroc, brier_score, expected_calibration_error, self_verification_f1  # noqa: E402
-from rlrewards.reporting.plots import reliability_panels, training_curves, voting_panels  # noqa: E402
+from rlrewards.reporting.plots import DEFAULT_CURVES, reliability_panels, training_curves, voting_panels  # noqa: E402
 from rlrewards.reporting.runs import Run, find_runs  # noqa: E402
 
 # The current default demo (task.direct_answer_fraction 0.5, lr 3e-5); the recipe experiment files pin the settings
@@ -85,6 +86,9 @@ CLAIMS = (
     Claim("rlcr", "rlvr", "auroc", +1, "RLCR's confidence ranks right above wrong better than RLVR's"),
     Claim("rlcr", "rlvr", "accuracy", +1, "RLCR keeps RLVR's accuracy (the paper: no loss)", margin=0.02),
 )
+# training curves: accuracy and length for every recipe, then one signal per recipe
+CURVES = tuple(c for c in DEFAULT_CURVES if c != "train/reward")  # each recipe's reward has its own scale
+CHAIN_ORDER = ("levels", "arith")
 COLUMNS = ("recipe", "seed", "accuracy", "ece", "brier", "auroc", "sv_f1", "train_s")
 
 
@@ -109,6 +113,8 @@ def train(recipe: DemoRecipe, seed: int, out: Path, threads: int, extra: tuple[s
         *recipe.overrides,
         *extra,
     ]
+    if chain_leader(recipe) != recipe:  # the leader evaluated this warm start already (same seed, same evaluation)
+        command.append("evaluation.before_training=false")
     cache = out / "table_runs" / "cache" / f"{recipe.chain}-s{seed}"
     env = {
         **os.environ,
@@ -124,12 +130,18 @@ def train(recipe: DemoRecipe, seed: int, out: Path, threads: int, extra: tuple[s
     return True
 
 
+def chain_leader(recipe: DemoRecipe) -> DemoRecipe:
+    """The chain's first run: it builds the seed's warm start and evaluates it before RL for the whole chain."""
+    return next(r for r in RECIPES if r.chain == recipe.chain)
+
+
 def train_all(out: Path, seeds: list[int], workers: int, extra: tuple[str, ...] = ()) -> int:
-    """Train every missing run, ``workers`` chains at once; the number of runs trained."""
+    """Train every missing run, ``workers`` chains at once; the number of runs trained. Chains alternate between
+    families, longest first (RLCR's longer sequences make its SFT slower), so two workers finish close together."""
     chains = {}
     for seed in seeds:
-        for recipe in RECIPES:
-            chains.setdefault((recipe.chain, seed), []).append(recipe)
+        for chain in sorted({r.chain for r in RECIPES}, key=CHAIN_ORDER.index):
+            chains[(chain, seed)] = [r for r in RECIPES if r.chain == chain]
     threads = max(1, (os.cpu_count() or 1) // workers)
 
     def run_chain(key) -> int:
@@ -199,7 +211,7 @@ def recipe_table(rows: list[dict], groups: dict[str, list[Run]]) -> list[str]:
     lines.append("|" + "---|" * (4 + len(metrics)))
     for recipe in RECIPES:
         chosen = [r for r in rows if r["recipe"] == recipe.label]
-        before = [r.summary["eval/before/accuracy_greedy"] for r in groups[recipe.label]]
+        before = [r.summary["eval/before/accuracy_greedy"] for r in groups[chain_leader(recipe).label]]
         cells = [mean_std([r[m] for r in chosen if r[m] is not None]) for m in metrics]
         lines.append(
             f"| {recipe.label} | {recipe.experiment} | {len(chosen)} | {mean_std(before)} | " + " | ".join(cells)
@@ -232,7 +244,7 @@ def claim_table(rows: list[dict]) -> list[str]:
 
 def write_report(out: Path, rows: list[dict], groups: dict, seeds: list[int], wall: float | None, extra: list[str]):
     figures = [
-        training_curves(groups, ("train/rewards/accuracy/mean", "train/completions/mean_length"), out / "curves.png"),
+        training_curves(groups, CURVES, out / "curves.png"),
         reliability_panels({k: groups[k] for k in ("rlvr", "rlcr")}, out / "reliability.png"),
         reliability_panels(
             {"laser": groups["laser"]}, out / "reliability_self_reward.png", confidence_key="self_reward"

@@ -36,6 +36,9 @@ def test_every_recipe_names_an_experiment_and_has_a_claim_or_is_a_baseline():
     baselines = {c.baseline for c in demo_table.CLAIMS if c.baseline}
     assert claimed == {"tempo", "pure", "laser", "rlcr"} and baselines == {"grpo", "rlvr"}
     assert claimed | baselines == labels
+    # each chain starts with its baseline, which builds the warm start and evaluates it before RL for the chain
+    assert {demo_table.chain_leader(r).label for r in demo_table.RECIPES} == {"grpo", "rlvr"}
+    assert set(demo_table.CHAIN_ORDER) == {r.chain for r in demo_table.RECIPES}
 
 
 def test_laser_row_scores_its_self_reward_on_greedy_records(tmp_path):

@@ -20,6 +20,16 @@ VOTING_METHODS = {
     "rm": "self-reward-weighted vote (RM@K)",
     "pass": "pass@K (any sample correct)",
 }
+# training curves: accuracy, reward and length for every recipe, then each recipe's own signal (drawn where logged)
+DEFAULT_CURVES = (
+    "train/rewards/accuracy/mean",
+    "train/reward",
+    "train/completions/mean_length",
+    "train/tempo/td_share",
+    "train/pure/single_step_frac",
+    "train/aux/laser_self_reward/self_verification_f1",
+    "train/rlcr/ece",
+)
 _VOTING_KEY = re.compile(r"^eval/(?P<method>[a-z_]+)@(?P<k>\d+)_(?P<decoding>\w+)$")
 
 
@@ -57,8 +67,12 @@ def training_curves(groups: Mapping[str, Sequence[Run]], metrics: Sequence[str],
     if not present:
         return None
     plt = _pyplot()
-    figure, axes = plt.subplots(1, len(present), figsize=(4.5 * len(present), 3.4), squeeze=False)
-    for axis, metric in zip(axes[0], present):
+    columns = min(3, len(present))
+    rows = -(-len(present) // columns)
+    figure, axes = plt.subplots(rows, columns, figsize=(4.5 * columns, 3.4 * rows), squeeze=False)
+    for axis in axes.flat[len(present) :]:
+        axis.set_visible(False)
+    for axis, metric in zip(axes.flat, present):
         for label, runs in groups.items():
             steps, mean, low, high = mean_curve(runs, metric)
             if steps:
@@ -66,7 +80,7 @@ def training_curves(groups: Mapping[str, Sequence[Run]], metrics: Sequence[str],
                 axis.fill_between(steps, low, high, color=line.get_color(), alpha=0.15)
         axis.set_title(metric, fontsize=9)
         axis.set_xlabel("step")
-    axes[0][0].legend(fontsize=7)
+        axis.legend(fontsize=7)
     return _save(figure, path)
 
 
