@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import json
 import os
 import platform
 import statistics
@@ -251,7 +252,7 @@ def write_report(out: Path, rows: list[dict], groups: dict, seeds: list[int], wa
         ),
         voting_panels({k: groups[k] for k in ("grpo", "laser", "rlvr", "rlcr")}, out / "voting.png"),
     ]
-    timing = f"{wall / 60:.1f} min of wall time" if wall is not None else "partly or wholly reused runs"
+    timing = f"trained in {wall / 60:.1f} min of wall time" if wall is not None else "partly or wholly reused runs"
     steps = sorted({run.summary.get("steps") for runs in groups.values() for run in runs})
     problems = sorted({sum(r.get("decoding") == "greedy" for r in runs[0].eval_records()) for runs in groups.values()})
     lines = [
@@ -305,7 +306,11 @@ def main() -> None:
         started = time.perf_counter()
         if train_all(out, args.seeds, args.workers, tuple(args.overrides)) == len(RECIPES) * len(args.seeds):
             wall = time.perf_counter() - started  # only a complete training pass says how long the table takes
+            timing = {"wall_s": wall, "workers": args.workers, "seeds": args.seeds, "date": time.strftime("%Y-%m-%d")}
+            (out / "table_runs" / "timing.json").write_text(json.dumps(timing))
         print(f"trained in {(time.perf_counter() - started) / 60:.1f} min", flush=True)
+    if wall is None and (out / "table_runs" / "timing.json").exists():  # the runs' own complete training pass
+        wall = json.loads((out / "table_runs" / "timing.json").read_text())["wall_s"]
     rows, groups = collect(out, args.seeds)
     write_summary(rows, out / "summary.csv")
     write_report(out, rows, groups, args.seeds, wall, args.overrides)

@@ -128,7 +128,9 @@ def test_voting_curves_average_each_method_over_runs():
         run(None, 0, {}, **{"eval/maj@1_sampled": 0.2, "eval/maj@2_sampled": 0.4, "eval/rm@2_sampled": 0.5}),
         run(None, 1, {}, **{"eval/maj@1_sampled": 0.4, "eval/maj@2_sampled": 0.6, "eval/accuracy_sampled": 0.3}),
     ]
+    runs[0].summary["eval/maj@2_sampled_stderr"] = 0.05  # an error bar, not a method
     curves = voting_curves(runs)
+    assert set(curves) == {("maj", "sampled"), ("rm", "sampled")}
     assert curves[("maj", "sampled")] == pytest.approx({1: 0.3, 2: 0.5})
     assert curves[("rm", "sampled")] == {}  # only one of the two runs reports it
 

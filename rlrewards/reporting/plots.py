@@ -30,7 +30,7 @@ DEFAULT_CURVES = (
     "train/aux/laser_self_reward/self_verification_f1",
     "train/rlcr/ece",
 )
-_VOTING_KEY = re.compile(r"^eval/(?P<method>[a-z_]+)@(?P<k>\d+)_(?P<decoding>\w+)$")
+_VOTING_KEY = re.compile(r"^eval/(?P<method>[a-z_]+)@(?P<k>\d+)_(?P<decoding>\w+?)(?P<stderr>_stderr)?$")
 
 
 def _pyplot():
@@ -127,7 +127,7 @@ def voting_curves(runs: Sequence[Run]) -> dict[tuple[str, str], dict[int, float]
     for run in runs:
         for key, value in run.summary.items():
             match = _VOTING_KEY.match(key)
-            if match and match["method"] in VOTING_METHODS and isinstance(value, int | float):
+            if match and not match["stderr"] and match["method"] in VOTING_METHODS and isinstance(value, int | float):
                 by_k = collected.setdefault((match["method"], match["decoding"]), {})
                 by_k.setdefault(int(match["k"]), []).append(float(value))
     return {
@@ -147,8 +147,8 @@ def voting_panels(groups: Mapping[str, Sequence[Run]], path: Path) -> Path | Non
     for axis, (label, methods) in zip(axes[0], curves.items()):
         for (method, decoding), points in sorted(methods.items()):
             if len(points) > 1:
-                label = f"{VOTING_METHODS[method]}, {decoding}"
-                axis.plot(list(points), list(points.values()), marker="o", label=label)
+                line_label = f"{VOTING_METHODS[method]}, {decoding}"
+                axis.plot(list(points), list(points.values()), marker="o", label=line_label)
         axis.set_xscale("log", base=2)
         axis.set_xlabel("K samples")
         axis.set_title(label, fontsize=9)
