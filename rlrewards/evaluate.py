@@ -28,11 +28,10 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from rlrewards.config import ConfigError
+from rlrewards.eval.cache import SampleCache, checkpoint_identity
 from rlrewards.eval.generation import (
-    SampleCache,
     SelfRewardSpec,
     TextSampler,
-    checkpoint_identity,
     decodings_from_config,
     evaluate_split,
     hf_sample_batches,

@@ -14,7 +14,8 @@ from test_configs import compose_train
 from transformers import Qwen2ForCausalLM
 
 from rlrewards.config import ConfigError
-from rlrewards.eval.generation import DecodingConfig, SampleCache, cached_completions, checkpoint_identity, prompt_keys
+from rlrewards.eval.cache import SampleCache, checkpoint_identity, prompt_keys
+from rlrewards.eval.generation import DecodingConfig, cached_completions
 from rlrewards.evaluate import evaluate_run
 
 LIMIT = 6
