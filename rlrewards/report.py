@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rlrewards-report: no finished run (summary.json) under {where}", file=sys.stderr)
         return 1
     metrics = tuple(args.metrics)
-    rows = aggregate([{**r.summary, "recipe": r.summary.get("recipe")} for r in runs], metrics)
+    rows = aggregate([r.summary for r in runs], metrics)
     outputs = {"runs.md": render(rows, metrics, "md"), "runs.csv": render(rows, metrics, "csv")}
     printed = outputs[f"runs.{args.format}"]
     if args.paper:
