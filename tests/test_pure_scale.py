@@ -1,6 +1,7 @@
 """PURE at scale: the HF PRM under ZeRO-3, the PRM work split over processes, plain-text prompts for the base-model
 experiments and OpenRLHF's loss normalisation."""
 
+import json
 import weakref
 
 import pytest
@@ -134,7 +135,6 @@ def test_each_process_scores_its_own_rows_and_gathers_every_score(tiny_tokenizer
     assert single.abs().sum() > 0
 
 
-
 # --- plain-text prompts for the base-model experiments ----------------------------------------------------------
 
 PAPER_EXPERIMENTS = [
@@ -253,3 +253,32 @@ def test_paper_loss_is_openrlhfs_sequence_mean_then_batch_mean(tiny_model, tiny_
     }
     loss = trainer._compute_loss(trainer.model, inputs)
     torch.testing.assert_close(loss.detach(), torch.tensor(-2.5))
+
+
+@pytest.mark.slow  # a torchrun launch of two processes (~1 min on two cores)
+def test_two_processes_each_score_their_half_and_match_one_process(tmp_path, monkeypatch):
+    """Two optimizer steps of recipe=pure on fixed completions (``trainer_helpers``), 12 rows a step: on two gloo
+    processes each PRM scores its own 6 rows (the old code scored all 12 on both), and the gathered scores give the
+    one-process advantages."""
+    from pure_helpers import ROWS_DIR, recorded_rows
+    from test_distributed import launch_two_processes
+    from trainer_helpers import gathered_records, train_recipe_on_fixed_completions
+
+    overrides = ["recipe.advantage.kwargs.prm.name=pure_helpers.RowRecordingPRM"]
+    (tmp_path / "two").mkdir()
+    (tmp_path / "one").mkdir()
+    monkeypatch.setenv(ROWS_DIR, str(tmp_path / "two"))
+    launch_two_processes(
+        tmp_path / "two", "recipes", json.dumps({"recipes": {"pure": overrides}, "per_device_batch": 6})
+    )
+    monkeypatch.setenv(ROWS_DIR, str(tmp_path / "one"))
+    single = train_recipe_on_fixed_completions("pure", tmp_path / "one", per_device_batch=12, overrides=overrides)
+    assert recorded_rows(tmp_path / "one", 0) == [list(range(12))] * 2
+    assert recorded_rows(tmp_path / "two", 0) == [list(range(6))] * 2
+    assert recorded_rows(tmp_path / "two", 1) == [list(range(6, 12))] * 2
+    ranks = [torch.load(tmp_path / "two" / f"pure.rank{r}.pt", weights_only=False) for r in (0, 1)]
+    for step in (0, 1):
+        one, two = gathered_records([single], step), gathered_records(ranks, step)
+        assert torch.equal(one["completion_ids"], two["completion_ids"])
+        torch.testing.assert_close(two["advantages"], one["advantages"], rtol=1e-6, atol=1e-6)
+        assert one["advantages"].abs().sum() > 0
