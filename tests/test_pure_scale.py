@@ -135,6 +135,22 @@ def test_each_process_scores_its_own_rows_and_gathers_every_score(tiny_tokenizer
     assert single.abs().sum() > 0
 
 
+def test_rule_prm_noise_does_not_depend_on_which_process_scores_a_row():
+    """Each process's PRM copy has the same seed: noise drawn from one stream per copy would flip the same steps of
+    every process's first rows. Drawn per (call, gathered row), two halves scored apart equal the whole."""
+    steps = [["3+4=7\n\n", "7*2=14\n\n", "<answer>14</answer>"]] * 8
+
+    def batch(rows):
+        return StepBatch([[]] * len(rows), [[]] * len(rows), [[]] * len(rows), [steps[r] for r in rows], rows=rows)
+
+    whole = ArithRulePRM(noise=0.5, seed=3).score(batch(list(range(8))))
+    halves = ArithRulePRM(noise=0.5, seed=3).score(batch([0, 1, 2, 3])) + ArithRulePRM(noise=0.5, seed=3).score(
+        batch([4, 5, 6, 7])
+    )
+    assert halves == whole
+    assert whole[:4] != whole[4:]  # seeded, so deterministic: rows 0-3 and 4-7 draw different flips
+
+
 # --- plain-text prompts for the base-model experiments ----------------------------------------------------------
 
 PAPER_EXPERIMENTS = [
