@@ -23,6 +23,11 @@ report as collapsing:
 
 With the KL penalty on, nearly every token's return is non-zero, so whitening then covers (almost) all tokens, as in
 the official runs.
+
+The loss is TRL's PPO-clip loss on these advantages. OpenRLHF's ``PolicyLoss`` takes each sequence's token mean
+(step-end tokens count, with advantage 0), then the mean over sequences: TRL's ``loss_type: grpo``, which the paper
+experiments set (the CPU demo keeps ``bnpo``, see ``conf/recipe/pure.yaml``). Not reproduced: OpenRLHF skips an
+update whose mean ratio exceeds 10; with one optimizer step per generation batch (the paper's setting) the ratio is 1.
 """
 
 from __future__ import annotations

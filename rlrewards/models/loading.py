@@ -3,6 +3,11 @@
 Both go through the same code path afterwards. ``source: scratch`` builds the tiny model locally; ``source:
 pretrained`` loads ``name_or_path`` (a hub id or a local directory) with ``from_pretrained``. An optional SFT warm
 start (``warm_start.enabled``) runs on either and is cached on disk.
+
+``chat_template``: null keeps the tokenizer's own; ``raw`` replaces it with one that renders the messages' text
+and nothing else (no role markers, no default system prompt), so a base model gets the prompt as plain text, as
+the official code of papers that train base models without a template does (PURE's OpenRLHF runs). The tokenizer
+saved with the checkpoints carries the replaced template, so their evaluation sees the same prompts.
 """
 
 from __future__ import annotations
@@ -16,10 +21,15 @@ import torch
 from omegaconf import DictConfig, OmegaConf
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
+from rlrewards.config import ConfigError
 from rlrewards.models.tiny import build_tiny_model, build_tiny_tokenizer
 from rlrewards.models.warm_start import cached_warm_start, warm_start_key
 
 log = logging.getLogger(__name__)
+
+# Every message's content, concatenated: the prompt text exactly as the task wrote it.
+RAW_CHAT_TEMPLATE = "{% for message in messages %}{{ message['content'] }}{% endfor %}"
+CHAT_TEMPLATES = {"raw": RAW_CHAT_TEMPLATE}
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "auto": "auto"}
 
@@ -61,6 +71,7 @@ def load_pretrained(
 def load_policy(model_cfg: DictConfig | Mapping, task, cache_dir: str, seed: int, train_dataset=None) -> Policy:
     """``train_dataset``: the task's train split when the caller already holds it (it feeds the warm start)."""
     cfg = _as_dict(model_cfg)
+    template = chat_template_choice(cfg.get("chat_template"))
     source = cfg.get("source")
     if source == "scratch":
         architecture = cfg.get("architecture") or {}
@@ -87,6 +98,9 @@ def load_policy(model_cfg: DictConfig | Mapping, task, cache_dir: str, seed: int
     else:
         raise ValueError(f"model.source={source!r}. Known: scratch, pretrained")
 
+    if template is not None:  # before a warm start too: its SFT data goes through the template
+        tokenizer.chat_template = template
+        base_spec["chat_template"] = cfg["chat_template"]  # part of the warm start's cache key
     warm = cfg.get("warm_start") or {}
     if not warm.get("enabled", False):
         return Policy(build(), tokenizer, {"model": base_spec, "warm_start": None})
@@ -101,7 +115,18 @@ def load_policy(model_cfg: DictConfig | Mapping, task, cache_dir: str, seed: int
     model = AutoModelForCausalLM.from_pretrained(path)
     tokenizer = AutoTokenizer.from_pretrained(path)
     tokenizer.padding_side = "left"
+    if template is not None:
+        tokenizer.chat_template = template
     return Policy(model, tokenizer, {"model": base_spec, "warm_start": {"key": key, "path": str(path)}})
+
+
+def chat_template_choice(name: str | None) -> str | None:
+    """``model.chat_template`` -> the Jinja template to install (None: keep the tokenizer's)."""
+    if name is None:
+        return None
+    if name not in CHAT_TEMPLATES:
+        raise ConfigError(f"model.chat_template={name!r}. Known: null, {', '.join(CHAT_TEMPLATES)}")
+    return CHAT_TEMPLATES[name]
 
 
 def _task_spec(task) -> dict[str, Any]:

@@ -43,6 +43,10 @@ class RolloutBatch:
     prompt_ids: torch.Tensor | None = None  # (N, P) left-padded, gathered
     prompt_mask: torch.Tensor | None = None
     tokenizer: Any = None  # the policy's tokenizer (decoding steps, finding separators)
+    # The rows of the gathered batch this process generated, and an all-gather of per-process lists (concatenated in
+    # process order), so that an estimator can split costly per-row work over the processes. None: one process.
+    local_rows: torch.Tensor | None = None
+    gather_object: Callable[[list[Any]], list[Any]] | None = None
 
 
 @dataclass

@@ -100,6 +100,7 @@ class RecipeGRPOTrainer(GRPOTrainer):
         local_rows = output["completion_ids"].shape[0]
         rows = torch.arange(local_rows, device=output["completion_ids"].device)
         rows = rows + self.accelerator.process_index * local_rows
+        batch.local_rows, batch.gather_object = rows, gather_object
         if self.slot_token_id is not None and self._estimator_needs_slot():
             if self._slot_logps is None and self._can_defer_estimator():
                 self._deferred_batch = batch
