@@ -25,16 +25,29 @@ which is why ``trl`` is pinned exactly.
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
 from typing import Any
 
 import torch
 from accelerate.utils import gather, gather_object
+from transformers.trainer_utils import get_last_checkpoint
 from trl import GRPOTrainer
 
 from rlrewards.algorithms.grpo import group_advantages
 from rlrewards.trainer.hooks import AdvantageEstimator, AdvantageOutput, AuxiliaryLoss, RolloutBatch
 
 ROW_INDEX = "recipe_row_index"  # per-row position in the gathered generation batch, carried through TRL's shuffle
+# Written next to every saved model and checkpoint: the advantage estimator's ``state_dict()`` (LaSeR's measured
+# c_ref), loaded back on resume so that nothing measured on the initial policy is re-measured on a trained one.
+RECIPE_STATE_FILE = "recipe_state.json"
+
+
+def load_recipe_state(directory: str | os.PathLike) -> dict[str, Any]:
+    """The estimator state saved in a checkpoint or model directory; {} when it has none."""
+    path = Path(directory) / RECIPE_STATE_FILE
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 class RecipeGRPOTrainer(GRPOTrainer):
@@ -81,6 +94,29 @@ class RecipeGRPOTrainer(GRPOTrainer):
         # the estimator's batch while it waits for the loss forward to score the slot (see _can_defer_estimator)
         self._deferred_batch: RolloutBatch | None = None
         self._loss_inputs: dict[str, Any] | None = None
+
+    # --- estimator state, saved with the model ------------------------------------------------------------------
+
+    def recipe_state(self) -> dict[str, Any]:
+        state_dict = getattr(self.advantage_estimator, "state_dict", None)
+        return dict(state_dict()) if callable(state_dict) else {}
+
+    def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
+        super().save_model(output_dir, _internal_call)  # checkpoints save through here too
+        state = self.recipe_state()
+        if state and self.args.should_save:
+            directory = Path(output_dir or self.args.output_dir)
+            directory.mkdir(parents=True, exist_ok=True)
+            (directory / RECIPE_STATE_FILE).write_text(json.dumps(state))
+
+    def train(self, resume_from_checkpoint=None, *args, **kwargs):
+        load = getattr(self.advantage_estimator, "load_state_dict", None)
+        checkpoint = resume_from_checkpoint
+        if checkpoint is True:  # the trainer's own "the last checkpoint in output_dir"
+            checkpoint = get_last_checkpoint(self.args.output_dir)
+        if isinstance(checkpoint, str | os.PathLike) and callable(load):
+            load(load_recipe_state(checkpoint))
+        return super().train(resume_from_checkpoint, *args, **kwargs)
 
     # --- (b) advantage estimator -------------------------------------------------------------------------------
 
