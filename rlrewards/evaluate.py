@@ -135,7 +135,7 @@ def evaluate_task(cfg, spec, task, train_cfg, generation: Generation, out: Path,
         generation.model,
         generation.tokenizer,
         dataset,
-        train_cfg.recipe.answer_format,
+        getattr(task, "answer_format", None) or train_cfg.recipe.answer_format,  # task_overrides may set its own
         decodings,
         seed=int(cfg.seed),
         self_reward=generation.self_reward,

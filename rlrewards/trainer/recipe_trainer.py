@@ -260,10 +260,22 @@ class RecipeGRPOTrainer(GRPOTrainer):
         else:
             advantages = advantages[rows]
         output["advantages"] = torch.nan_to_num(advantages.to(output["completion_mask"].device).float(), nan=0.0)
+        self._log_installed_advantages(result.advantages, batch)
         for key, value in result.extra.items():
             output[key] = value[rows]
         for name, value in result.metrics.items():
             self._metrics["train"][name].append(float(value))
+
+    def _log_installed_advantages(self, advantages: torch.Tensor, batch: RolloutBatch) -> None:
+        """TRL logs GRPO's per-row advantages of the gathered batch (the completions table); put the estimator's
+        there instead, a per-token row as its mean over the row's completion tokens."""
+        logged = self._logs["advantages"]
+        if advantages.dim() == 2:
+            mask = batch.completion_mask.to(advantages.device).float()
+            advantages = (advantages.float() * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+        for _ in range(min(advantages.shape[0], len(logged))):
+            logged.pop()  # TRL appended exactly the gathered batch's rows
+        logged.extend(torch.nan_to_num(advantages.float(), nan=0.0).tolist())
 
     # --- (c) auxiliary loss -------------------------------------------------------------------------------------
 
