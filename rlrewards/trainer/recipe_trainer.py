@@ -18,6 +18,10 @@ Estimators with ``needs_reference_logps = True`` (PURE's KL penalty in the rewar
 of the sampled tokens under the generating policy and under the reference model; the trainer then keeps a reference
 model even when the loss has no KL term (``beta = 0``), built and wrapped exactly as TRL builds its own.
 
+The advantages an estimator installs replace GRPO's in TRL's completions log (``_logs["advantages"]``; a per-token
+row as its token mean). An estimator with ``state_dict()`` / ``load_state_dict()`` (LaSeR's measured c_ref) has its
+state written as ``recipe_state.json`` next to every saved model and checkpoint and loaded back on resume.
+
 With neither hook set, every overridden method defers to TRL unchanged: the ``grpo`` recipe trains exactly as the
 stock trainer does (``tests/test_trainer_parity.py``). This file is the only place that touches TRL internals,
 which is why ``trl`` is pinned exactly.
