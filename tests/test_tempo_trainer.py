@@ -11,6 +11,7 @@ from test_configs import compose_train
 from trainer_helpers import gathered_records, train_recipe_on_fixed_completions
 
 import rlrewards.evaluate as evaluate
+from rlrewards.algorithms.tempo import tempo_decomposition
 from rlrewards.config import ConfigError, validate_config
 
 
@@ -88,3 +89,23 @@ def test_evaluate_task_grades_with_the_tasks_answer_format(tmp_path, monkeypatch
     generation = evaluate.Generation(None, None, None, None, None)
     evaluate.evaluate_task(cfg, spec, medqa, train_cfg, generation, tmp_path, "unused")
     assert seen["format"] == "think_answer"  # a MATH (boxed) run still reads MedQA's <answer> tag
+
+
+def test_masked_truncated_completions_leave_the_tree_in_the_trainer(tmp_path):
+    # Each group: right long, wrong long (shared prefix, then a branch), right short, and one that never stops
+    # (rewards 1, 0, 1, 0; tests/trainer_helpers.fixed_completion). TRL masks the whole of the last one.
+    run = train_recipe_on_fixed_completions(
+        "tempo", tmp_path, per_device_batch=12, steps=1, overrides=["+trainer.mask_truncated_completions=true"]
+    )
+    step = gathered_records([run], step=0)
+    ids, mask, advantages = step["completion_ids"], step["completion_mask"], step["advantages"]
+    rewards = torch.tensor([1.0, 0.0, 1.0, 0.0])
+    centered, std = rewards - rewards.mean(), rewards.std()  # the GRPO part keeps the masked row
+    for group in range(3):
+        rows = slice(4 * group, 4 * group + 4)
+        assert mask[rows][3].sum() == 0 and mask[rows][:3].sum(dim=1).min() > 0
+        # the tree of the three unmasked rows alone: no TD term from the masked row anywhere (token 0 included)
+        tree = tempo_decomposition(ids[rows][:3], mask[rows][:3], rewards[:3], 3, scale_by_std=False)
+        expected = (centered[:3].unsqueeze(1) + tree.td) / (std + 1e-6) * mask[rows][:3]
+        torch.testing.assert_close(advantages[rows][:3], expected.float())
+        assert advantages[rows][3].abs().sum() == 0
