@@ -9,7 +9,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from rlrewards.registry import import_object
 from rlrewards.rewards import build_reward_functions
-from rlrewards.trainer.hooks import ADVANTAGE_ESTIMATORS, AUX_LOSSES, build_component
+from rlrewards.trainer.hooks import ADVANTAGE_ESTIMATORS, AUX_LOSSES, CONFIG_CHECKS, build_component
 
 
 class ConfigError(ValueError):
@@ -119,6 +119,8 @@ def validate_config(cfg: DictConfig) -> None:
     validate_trainer(cfg.trainer)
     validate_vllm(cfg)
     validate_recipe(cfg.recipe)
+    for check in CONFIG_CHECKS:  # recipe checks that read other groups (registered in rlrewards/recipes/*.py)
+        CONFIG_CHECKS.get(check)(cfg)
     validate_task(cfg.task)
     metric = cfg.get("optimized_metric")
     if metric is not None and not str(metric).startswith(("eval/", "train/")):

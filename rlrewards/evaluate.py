@@ -42,6 +42,7 @@ from rlrewards.models.loading import load_pretrained
 from rlrewards.pipeline import self_reward_spec
 from rlrewards.tasks.formats import get_answer_format
 from rlrewards.train import CONFIG_DIR
+from rlrewards.trainer.recipe_trainer import load_recipe_state
 
 BACKENDS = ("hf", "vllm")
 
@@ -110,7 +111,7 @@ def load_generation(cfg: DictConfig, train_cfg: DictConfig, run_dir: Path, check
         tokenizer = AutoTokenizer.from_pretrained(checkpoint)
         sampler = vllm_sampler(checkpoint, tokenizer, seed=int(cfg.seed))
         model = None
-    self_reward = self_reward_spec(train_cfg, tokenizer, measured_c_ref(run_dir))
+    self_reward = self_reward_spec(train_cfg, tokenizer, measured_c_ref(checkpoint, run_dir))
     if model is None and (self_reward is not None or states_confidence):
         # RLCR's probes and LaSeR's score read the HF model; it stays on the CPU, the GPU belongs to vLLM.
         model, _ = load_pretrained(checkpoint, dtype="auto")
@@ -134,7 +135,7 @@ def evaluate_task(cfg, spec, task, train_cfg, generation: Generation, out: Path,
         generation.model,
         generation.tokenizer,
         dataset,
-        train_cfg.recipe.answer_format,
+        getattr(task, "answer_format", None) or train_cfg.recipe.answer_format,  # task_overrides may set its own
         decodings,
         seed=int(cfg.seed),
         self_reward=generation.self_reward,
@@ -206,8 +207,12 @@ def own_task_config(train_cfg: DictConfig, option: str) -> DictConfig | None:
     return OmegaConf.create(OmegaConf.to_container(own, resolve=True))
 
 
-def measured_c_ref(run_dir: Path) -> float | None:
-    """The c_ref a LaSeR run measured (``c_ref: auto``), from its metrics log; None when it logged none."""
+def measured_c_ref(checkpoint: str | Path, run_dir: Path) -> float | None:
+    """The c_ref a LaSeR run trained with: saved with the evaluated model or checkpoint (``recipe_state.json``);
+    for models saved before that file existed, the last ``train/laser/c_ref`` of the run's metrics log; else None."""
+    saved = load_recipe_state(checkpoint).get("c_ref") if Path(checkpoint).is_dir() else None
+    if saved is not None:
+        return float(saved)
     metrics = run_dir / "metrics.jsonl"
     value = None
     if metrics.exists():

@@ -144,7 +144,7 @@ def train_and_evaluate(
             tracker,
             stage="after",
             step=int(result.global_step),
-            c_ref=_last_logged(trainer, "laser/c_ref"),
+            c_ref=trainer.recipe_state().get("c_ref"),  # the c_ref trained with (saved with the model)
         )
     )
     return summary

@@ -138,3 +138,18 @@ def test_bad_shapes_and_non_finite_rewards_are_rejected():
         tempo_advantages(ids, torch.ones_like(ids), torch.tensor([0.0, float("nan"), 1.0, 0.0]), 2)
     with pytest.raises(ValueError, match="rewards must have shape"):
         tempo_advantages(ids, torch.ones_like(ids), torch.zeros(3), 2)
+
+
+def test_a_fully_masked_row_is_not_in_the_tree():
+    # TRL's mask_truncated_completions zeroes the whole mask of a truncated completion (c2). c0 and c1 share "1 2"
+    # and split at token 2. Rewards 1, 0, 0: mean 1/3, std sqrt(1/3) over all three (the GRPO part keeps c2).
+    # Were c2 a path, every other row would "branch" from it at token 0 with TD = mean(1, 0) - mean(1, 0, 0) = 1/6.
+    ids = torch.tensor([[1, 2, 3], [1, 2, 4], [5, 5, 5]])
+    mask = torch.tensor([[1, 1, 1], [1, 1, 1], [0, 0, 0]])
+    rewards = torch.tensor([1.0, 0.0, 0.0])
+    std = math.sqrt(1 / 3)
+    expected = torch.tensor([[2 / 3, 2 / 3, 2 / 3 + 1 / 2], [-1 / 3, -1 / 3, -1 / 3 - 1 / 2], [0.0, 0.0, 0.0]])
+    result = tempo_decomposition(ids, mask, rewards, group_size=3)
+    torch.testing.assert_close(result.advantages, expected / (std + EPS))
+    assert result.branch_mask.tolist() == [[False, False, True], [False, False, True], [False, False, False]]
+    torch.testing.assert_close(tempo_advantages_loop(ids, mask, rewards, 3), result.advantages)

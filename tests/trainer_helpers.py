@@ -212,6 +212,7 @@ def train_recipe_on_fixed_completions(
         "initial_params": initial,
         "params": {name: p.detach().cpu().clone() for name, p in trainer.model.named_parameters()},
         "loss_type": trainer.loss_type,
+        "logged_advantages": list(trainer._logs["advantages"]),  # TRL's completions-table column, last batch
         "rank": trainer.accelerator.process_index,
         "world": trainer.accelerator.num_processes,
     }

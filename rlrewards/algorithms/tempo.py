@@ -15,7 +15,12 @@ Official code (fatebreaker/tempo, ``core_algos.compute_tempo_outcome_advantage``
 completions x tokens x group members. Differences here, all deliberate:
 - a completion leaves the prefix when its token is masked (padding), not when its pad id differs, so a completion
   that happens to emit the pad id never merges with a finished one;
-- a group of one completion gives 0 (the official loop takes ``torch.std`` of one element: NaN).
+- a group of one completion gives 0 (the official loop takes ``torch.std`` of one element: NaN);
+- a row with no valid token is not in the tree: TRL's ``mask_truncated_completions`` zeroes the whole mask of a
+  truncated completion, which would otherwise "leave" every other path at token 0 and make token 0 a spurious
+  branch token of each of them, carrying ``mean(others) - mean(all)``. The masked row still counts in the group's
+  mean and std (the GRPO part), as in TRL's own GRPO with that option; the TD terms then telescope to
+  ``r_i - mean`` over the rows in the tree. (The official code compares pad ids and has no such masking.)
 
 Implementation: the trie is never built. For completions ``i, k`` of a group let ``lcp[i, k]`` be their longest
 common valid prefix (``lcp[i, i]`` = the completion's length). Completion ``k`` shares ``i``'s prefix through token
@@ -115,16 +120,19 @@ def tempo_decomposition(
     lcp = pairwise_lcp(completion_ids.view(num_groups, group_size, seq_len), valid.view(num_groups, group_size, -1))
     lengths = torch.diagonal(lcp, dim1=1, dim2=2)  # (P, G)
 
+    in_tree = lengths > 0  # (P, G): fully masked rows (truncated under mask_truncated_completions) are not paths
+    member = in_tree.view(num_groups, 1, 1, group_size).to(torch.float64)
+
     # Candidate branch position t = lcp[i, j] for each other completion j that leaves i's path before i ends.
     t = lcp.unsqueeze(-1)  # (P, G_i, G_j, 1)
     through = lcp.unsqueeze(2)  # (P, G_i, 1, G_k): lcp[i, k]
-    after = (through > t).to(torch.float64)  # k shares i's prefix through token t
-    before = (through >= t).to(torch.float64)  # k shares i's prefix before token t
+    after = (through > t).to(torch.float64) * member  # k shares i's prefix through token t
+    before = (through >= t).to(torch.float64) * member  # k shares i's prefix before token t
     reward_k = r.view(num_groups, 1, 1, group_size)
     v_next = (after * reward_k).sum(-1) / after.sum(-1).clamp(min=1.0)
     v_prev = (before * reward_k).sum(-1) / before.sum(-1).clamp(min=1.0)
     others = ~torch.eye(group_size, dtype=torch.bool, device=lcp.device)
-    is_branch = others & (lcp < lengths.unsqueeze(-1))  # (P, G_i, G_j)
+    is_branch = others & (lcp < lengths.unsqueeze(-1)) & in_tree.unsqueeze(1)  # (P, G_i, G_j)
 
     td = torch.zeros(num_rows, seq_len, dtype=torch.float64, device=completion_ids.device)
     branch_mask = torch.zeros(num_rows, seq_len, dtype=torch.bool, device=completion_ids.device)
@@ -203,7 +211,7 @@ def tempo_advantages_loop(
     """Reference: the official per-token loop (same semantics as ``tempo_advantages``), for tests and benchmarks.
 
     For each completion, walk its tokens keeping the set of group members still on its path; stop refining once it
-    is alone (the rest of its tokens keep the GRPO value).
+    is alone (the rest of its tokens keep the GRPO value). Rows with no valid token are not members of the tree.
     """
     ids = completion_ids.tolist()
     valid = completion_mask.bool().tolist()
@@ -216,8 +224,9 @@ def tempo_advantages_loop(
         mean = sum(group_r) / group_size
         std = (sum((x - mean) ** 2 for x in group_r) / (group_size - 1)) ** 0.5 if group_size > 1 else 0.0
         scale = (std + eps) if scale_by_std else 1.0
+        in_tree = [k for k in members if any(valid[k])]
         for i in members:
-            previous = members
+            previous = in_tree
             for t in range(seq_len):
                 if not valid[i][t]:
                     break

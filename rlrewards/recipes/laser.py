@@ -5,24 +5,96 @@ steps ``1..reasoning_warmup`` are plain GRPO; from then on the class-balanced MS
 ``reasoning_warmup + self_reward_warmup`` steps the self-reward is also mixed into the advantage (unless
 ``mix: false``, the paper's -SWA ablation). Class counts and weights come from the whole generation batch,
 gathered over processes, and reach the loss as per-row extras. ``c_ref: auto`` is the mean slot log-prob of the
-finished completions of the first generation batch under the initial policy, logged as ``laser/c_ref``.
+finished completions of the first generation batch under the initial policy, logged as ``laser/c_ref``, kept in
+the estimator's state (saved with every checkpoint and the final model, ``recipe_state.json``) and read back on
+resume and by evaluation instead of being measured again from a trained policy.
+
+Reward ``laser_accuracy``: the official format gate before grading (RUCBM/LaSeR
+``verl/verl/utils/reward_score/__init__.py``, ``format_reward`` / ``default_compute_score``).
 """
 
 from __future__ import annotations
 
+import inspect
 import math
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import torch
+from omegaconf import DictConfig
 
 from rlrewards.algorithms.laser import class_weights, mixed_advantages, self_reward_scores
+from rlrewards.config import ConfigError
 from rlrewards.eval.metrics import self_verification_f1
+from rlrewards.rewards import REWARDS, completion_text
+from rlrewards.tasks.formats import get_answer_format
 from rlrewards.trainer.hooks import (
     ADVANTAGE_ESTIMATORS,
     AUX_LOSSES,
+    CONFIG_CHECKS,
     AdvantageOutput,
     AuxLossOutput,
     RolloutBatch,
 )
+
+_R1_TAGS = ("</think>", "<answer>", "</answer>")
+_BOX = "\\boxed{"
+
+
+def _box_closes(text: str) -> bool:
+    """A ``\\boxed{`` with a ``}`` somewhere after it (the official regex ``boxed{.*}``, DOTALL)."""
+    start = text.find(_BOX)
+    return start >= 0 and text.find("}", start + len(_BOX)) >= 0
+
+
+def _prompt_text(prompt: Any) -> str:
+    """The whole prompt (every message) as text: the official code reads the chat-formatted prompt string."""
+    if isinstance(prompt, str):
+        return prompt
+    if isinstance(prompt, Sequence):
+        messages = [m for m in prompt if isinstance(m, Mapping) and isinstance(m.get("content"), str)]
+        return "\n".join(m["content"] for m in messages)
+    return ""
+
+
+def laser_format_ok(response: str, prompt: str, answer_format: str) -> bool:
+    """The official LaSeR gate, applied before grading.
+
+    With ``answer_format: boxed`` (the official setting): R1 rule when the prompt holds ``<answer>`` and
+    ``</answer>`` (ORZ-style prompts): exactly one ``</think>``, ``<answer>``, ``</answer>`` and the response matches
+    ``.*</think>.*<answer>.*\\boxed{.*}.*</answer>``; otherwise exactly one ``\\boxed{`` followed by a ``}``.
+    Other (tag-based) formats have no official counterpart (the official reward always needs a box); the choice
+    here is the same anti-hedging rule for their answer: exactly one ``<answer>`` and one ``</answer>``, plus one
+    ``</think>`` when the format asks for one. Linear time: string searches, no regex backtracking."""
+    if not isinstance(response, str):
+        return False
+    if answer_format != "boxed":
+        asks_think = "</think>" in get_answer_format(answer_format).instruction
+        tags = ["<answer>", "</answer>"] + (["</think>"] if asks_think else [])
+        return all(response.count(tag) == 1 for tag in tags)
+    if "<answer>" in prompt and "</answer>" in prompt:
+        # re.fullmatch(r".*</think>.*<answer>.*\\boxed\{.*\}.*</answer>", DOTALL), written out with one tag each:
+        # </think> before <answer>, the response ends with </answer>, a closed box between the answer tags.
+        if not all(response.count(tag) == 1 for tag in _R1_TAGS) or not response.endswith("</answer>"):
+            return False
+        think, opening = response.find("</think>"), response.find("<answer>")
+        return think < opening and _box_closes(response[opening + len("<answer>") : -len("</answer>")])
+    return response.count(_BOX) == 1 and _box_closes(response)
+
+
+@REWARDS.register("laser_accuracy")
+def laser_accuracy_reward(prompts, completions, answer, answer_format: str = "boxed", **kwargs) -> list[float]:
+    """LaSeR's verifier reward: ``accuracy`` (the last box / answer under the row's checker), 0 unless
+    ``laser_format_ok``; so hedging with several boxes earns nothing, as in the official runs, and the self-reward
+    learns the official labels. Logs the gated-out share as ``rewards/laser_accuracy/format_fail_frac``."""
+    scores = REWARDS.get("accuracy")(prompts, completions, answer, answer_format=answer_format, **kwargs)
+    n = len(completions)
+    prompt_list = prompts if isinstance(prompts, list) and len(prompts) == n else [prompts] * n
+    ok = [laser_format_ok(completion_text(c), _prompt_text(p), answer_format) for c, p in zip(completions, prompt_list)]
+    log_metric = kwargs.get("log_metric")
+    if callable(log_metric):
+        log_metric("rewards/laser_accuracy/format_fail_frac", ok.count(False) / max(n, 1))
+    return [score if passed else 0.0 for score, passed in zip(scores, ok)]
 
 
 class LaserPhases:
@@ -85,8 +157,56 @@ def laser_estimator(
         extra = {"laser_weight": weights, "laser_reward": rewards, "laser_c_ref": c_ref_column}
         return AdvantageOutput(advantages, metrics, extra)
 
+    def state_dict() -> dict[str, float]:
+        """What a resumed run and evaluation need back: the c_ref in use (measured or configured)."""
+        return {} if state["c_ref"] is None else {"c_ref": state["c_ref"]}
+
+    def load_state_dict(saved: Mapping[str, Any]) -> None:
+        value = saved.get("c_ref")
+        if value is not None:
+            if not (isinstance(value, int | float) and math.isfinite(value)):
+                raise ValueError(f"saved LaSeR state has a non-finite c_ref: {value!r}")
+            state["c_ref"] = float(value)  # never re-measured from the trained policy
+
     estimate.needs_slot_logps = needs_slot_logps
+    estimate.state_dict = state_dict
+    estimate.load_state_dict = load_state_dict
     return estimate
+
+
+@CONFIG_CHECKS.register("laser_warmups")
+def check_laser_warmups(cfg: DictConfig) -> None:
+    """Refuse a LaSeR run whose warm-ups outlast it: it would train as plain GRPO (or as -SWA) while still logging
+    self-verification metrics. Steps count from 0 to ``max_steps - 1``, so the self-reward loss trains iff
+    ``reasoning_warmup < max_steps`` and mixing starts iff ``reasoning_warmup + self_reward_warmup < max_steps``.
+    Skipped when ``trainer.max_steps <= 0`` (an epoch budget: the step count is known only once data is loaded)."""
+    advantage = cfg.recipe.get("advantage") or {}
+    if advantage.get("name") != "laser":
+        return
+    kwargs = advantage.get("kwargs") or {}
+    defaults = inspect.signature(laser_estimator).parameters
+    reasoning, self_reward = (
+        int(kwargs.get(key, defaults[key].default)) for key in ("reasoning_warmup", "self_reward_warmup")
+    )
+    if reasoning < 0 or self_reward < 0:
+        raise ConfigError(
+            f"recipe.advantage.kwargs.reasoning_warmup={reasoning} and self_reward_warmup={self_reward} must be >= 0"
+        )
+    max_steps = int(cfg.trainer.get("max_steps") or -1)
+    if max_steps <= 0:
+        return
+    prefix = "recipe.advantage.kwargs"
+    if reasoning >= max_steps:
+        raise ConfigError(
+            f"{prefix}.reasoning_warmup={reasoning} >= trainer.max_steps={max_steps}: the self-reward loss would "
+            "never train and this LaSeR run would be plain GRPO; lower the warm-up or raise trainer.max_steps"
+        )
+    if bool(kwargs.get("mix", defaults["mix"].default)) and reasoning + self_reward >= max_steps:
+        raise ConfigError(
+            f"{prefix}.reasoning_warmup={reasoning} + {prefix}.self_reward_warmup={self_reward} >= "
+            f"trainer.max_steps={max_steps}: the self-reward would never be mixed into the advantages; lower the "
+            "warm-ups, raise trainer.max_steps, or use recipe=laser_swa (no mixing) on purpose"
+        )
 
 
 @AUX_LOSSES.register("laser_self_reward")

@@ -18,6 +18,10 @@ Estimators with ``needs_reference_logps = True`` (PURE's KL penalty in the rewar
 of the sampled tokens under the generating policy and under the reference model; the trainer then keeps a reference
 model even when the loss has no KL term (``beta = 0``), built and wrapped exactly as TRL builds its own.
 
+The advantages an estimator installs replace GRPO's in TRL's completions log (``_logs["advantages"]``; a per-token
+row as its token mean). An estimator with ``state_dict()`` / ``load_state_dict()`` (LaSeR's measured c_ref) has its
+state written as ``recipe_state.json`` next to every saved model and checkpoint and loaded back on resume.
+
 With neither hook set, every overridden method defers to TRL unchanged: the ``grpo`` recipe trains exactly as the
 stock trainer does (``tests/test_trainer_parity.py``). This file is the only place that touches TRL internals,
 which is why ``trl`` is pinned exactly.
@@ -25,16 +29,29 @@ which is why ``trl`` is pinned exactly.
 
 from __future__ import annotations
 
+import json
+import os
+from pathlib import Path
 from typing import Any
 
 import torch
 from accelerate.utils import gather, gather_object
+from transformers.trainer_utils import get_last_checkpoint
 from trl import GRPOTrainer
 
 from rlrewards.algorithms.grpo import group_advantages
 from rlrewards.trainer.hooks import AdvantageEstimator, AdvantageOutput, AuxiliaryLoss, RolloutBatch
 
 ROW_INDEX = "recipe_row_index"  # per-row position in the gathered generation batch, carried through TRL's shuffle
+# Written next to every saved model and checkpoint: the advantage estimator's ``state_dict()`` (LaSeR's measured
+# c_ref), loaded back on resume so that nothing measured on the initial policy is re-measured on a trained one.
+RECIPE_STATE_FILE = "recipe_state.json"
+
+
+def load_recipe_state(directory: str | os.PathLike) -> dict[str, Any]:
+    """The estimator state saved in a checkpoint or model directory; {} when it has none."""
+    path = Path(directory) / RECIPE_STATE_FILE
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 class RecipeGRPOTrainer(GRPOTrainer):
@@ -81,6 +98,29 @@ class RecipeGRPOTrainer(GRPOTrainer):
         # the estimator's batch while it waits for the loss forward to score the slot (see _can_defer_estimator)
         self._deferred_batch: RolloutBatch | None = None
         self._loss_inputs: dict[str, Any] | None = None
+
+    # --- estimator state, saved with the model ------------------------------------------------------------------
+
+    def recipe_state(self) -> dict[str, Any]:
+        state_dict = getattr(self.advantage_estimator, "state_dict", None)
+        return dict(state_dict()) if callable(state_dict) else {}
+
+    def save_model(self, output_dir: str | None = None, _internal_call: bool = False) -> None:
+        super().save_model(output_dir, _internal_call)  # checkpoints save through here too
+        state = self.recipe_state()
+        if state and self.args.should_save:
+            directory = Path(output_dir or self.args.output_dir)
+            directory.mkdir(parents=True, exist_ok=True)
+            (directory / RECIPE_STATE_FILE).write_text(json.dumps(state))
+
+    def train(self, resume_from_checkpoint=None, *args, **kwargs):
+        load = getattr(self.advantage_estimator, "load_state_dict", None)
+        checkpoint = resume_from_checkpoint
+        if checkpoint is True:  # the trainer's own "the last checkpoint in output_dir"
+            checkpoint = get_last_checkpoint(self.args.output_dir)
+        if isinstance(checkpoint, str | os.PathLike) and callable(load):
+            load(load_recipe_state(checkpoint))
+        return super().train(resume_from_checkpoint, *args, **kwargs)
 
     # --- (b) advantage estimator -------------------------------------------------------------------------------
 
@@ -225,10 +265,22 @@ class RecipeGRPOTrainer(GRPOTrainer):
         else:
             advantages = advantages[rows]
         output["advantages"] = torch.nan_to_num(advantages.to(output["completion_mask"].device).float(), nan=0.0)
+        self._log_installed_advantages(result.advantages, batch)
         for key, value in result.extra.items():
             output[key] = value[rows]
         for name, value in result.metrics.items():
             self._metrics["train"][name].append(float(value))
+
+    def _log_installed_advantages(self, advantages: torch.Tensor, batch: RolloutBatch) -> None:
+        """TRL logs GRPO's per-row advantages of the gathered batch (the completions table); put the estimator's
+        there instead, a per-token row as its mean over the row's completion tokens."""
+        logged = self._logs["advantages"]
+        if advantages.dim() == 2:
+            mask = batch.completion_mask.to(advantages.device).float()
+            advantages = (advantages.float() * mask).sum(dim=1) / mask.sum(dim=1).clamp(min=1.0)
+        for _ in range(min(advantages.shape[0], len(logged))):
+            logged.pop()  # TRL appended exactly the gathered batch's rows
+        logged.extend(torch.nan_to_num(advantages.float(), nan=0.0).tolist())
 
     # --- (c) auxiliary loss -------------------------------------------------------------------------------------
 
