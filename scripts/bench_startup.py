@@ -4,8 +4,9 @@
     python scripts/bench_startup.py --repeats 5 --experiment laser/qwen2.5-7b
 
 Runs each command as a fresh process (``python -m rlrewards.train``, as the console script does) from a temporary
-directory, and prints the wall seconds of each repeat, their median, and whether the process imported torch (a run
-that answers before the training stack never should). The target (issue 14): about 2 s on 2 cores. A measurement,
+directory, and prints the wall seconds of each repeat, their median, the median CPU seconds (user + system: less
+sensitive to a busy machine) and whether the process imported torch (a run that answers before the training stack
+never should). The target (issue 14): about 2 s on 2 cores. A measurement,
 not a test: the numbers depend on the machine and its load.
 """
 
@@ -13,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -37,12 +39,16 @@ def cases(experiment: str) -> dict[str, list[str]]:
     }
 
 
-def timed(args: list[str], cwd: str) -> tuple[float, int, bool]:
+def timed(args: list[str], cwd: str) -> tuple[float, float, int, bool]:
+    """(wall seconds, CPU seconds of the child: user + system, exit code, whether it imported torch)."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "WANDB_MODE": "disabled"}
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     start = time.perf_counter()
     result = subprocess.run([sys.executable, "-c", PROBE, *args], cwd=cwd, env=env, capture_output=True, text=True)
     seconds = time.perf_counter() - start
-    return seconds, result.returncode, "TORCH_IMPORTED True" in result.stderr
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return seconds, cpu, result.returncode, "TORCH_IMPORTED True" in result.stderr
 
 
 def main() -> None:
@@ -54,11 +60,15 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as cwd:
         for name, command in cases(args.experiment).items():
             runs = [timed(command, cwd) for _ in range(args.repeats)]
-            seconds = [f"{s:.2f}" for s, _, _ in runs]
-            codes = sorted({code for _, code, _ in runs})
-            torch = any(imported for _, _, imported in runs)
-            median = statistics.median(s for s, _, _ in runs)
-            print(f"{name:<45} median {median:6.2f} s  runs {' '.join(seconds)}  exit {codes}  torch imported: {torch}")
+            wall = statistics.median(run[0] for run in runs)
+            cpu = statistics.median(run[1] for run in runs)
+            codes = sorted({run[2] for run in runs})
+            torch = any(run[3] for run in runs)
+            shown = " ".join(f"{run[0]:.2f}" for run in runs)
+            print(
+                f"{name:<45} median wall {wall:6.2f} s (runs {shown}), CPU {cpu:5.2f} s, exit {codes}, "
+                f"torch imported: {torch}"
+            )
 
 
 if __name__ == "__main__":
