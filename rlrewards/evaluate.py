@@ -22,7 +22,6 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import hydra
 import torch
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
@@ -229,13 +228,9 @@ def print_benchmark_table(results: dict[str, dict]) -> None:
         print(f"{bench:<16}{cells}")
 
 
-@hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="eval")
-def main(cfg: DictConfig) -> float | None:
-    result = evaluate_run(cfg)
-    if cfg.get("benchmarks"):
-        return None
-    return result.get("accuracy_greedy")
-
+# The entry point lives in the import-light rlrewards.eval_cli (a fast --help); kept importable from here for
+# rlrewards-eval scripts installed before it moved.
+from rlrewards.eval_cli import main  # noqa: E402
 
 if __name__ == "__main__":
     main()

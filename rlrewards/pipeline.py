@@ -22,6 +22,7 @@ from rlrewards.config import ConfigError, validate_config
 from rlrewards.eval.generation import SelfRewardSpec, decodings_from_config, evaluate_split
 from rlrewards.eval.plots import reliability_diagrams
 from rlrewards.models.loading import load_policy
+from rlrewards.plan import apply_paper_batch
 from rlrewards.resume import find_resume_point, rewind_metrics
 from rlrewards.rewards import build_reward_functions
 from rlrewards.tasks.base import DatasetRowError
@@ -38,6 +39,7 @@ HYDRA_FILES = {".hydra", "train.log"}
 def run(cfg: DictConfig) -> float | None:
     run_dir = Path(cfg.paths.output_dir)
     try:
+        apply_paper_batch(cfg)  # the paper's batch on this many processes, before GRPOConfig is built
         validate_config(cfg)
         task = instantiate(cfg.task, _convert_="all")
         train_dataset = task.load_split("train")

@@ -1,26 +1,64 @@
-"""``rlrewards-train`` (also ``python -m rlrewards.train``): the Hydra entry point."""
+"""``rlrewards-train`` (also ``python -m rlrewards.train``): the Hydra entry point.
+
+Fail fast means fast: this module imports neither torch nor transformers, TRL or datasets. A run first checks its
+config (``rlrewards.plan.check_run``: the paper's batch for this many processes, the cheap validation, the context
+lengths); only then is ``rlrewards.pipeline`` (torch, TRL) imported. ``dry_run=true`` stops after the checks: it
+prints the plan, then the same plan as one JSON object on the last line of stdout, and leaves no run directory.
+"""
 
 from __future__ import annotations
 
+import json
+import shutil
 from pathlib import Path
 
 import hydra
 from omegaconf import DictConfig
 
 from rlrewards.launch import is_launched, train_in_child_processes
-from rlrewards.pipeline import run
 
 # An absolute path: console scripts import this module by name, and Hydra would otherwise look for a package "conf".
 CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
+# What Hydra writes into a job's directory before our code runs (as pipeline.discard_unstarted_run, which imports torch)
+HYDRA_FILES = {".hydra", "train.log"}
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
 def main(cfg: DictConfig) -> float | None:
     """Returns ``optimized_metric`` from the run's summary, which the Optuna sweeper maximises. With a ``launch``
     config (conf/launch/) the job trains in ``accelerate launch`` child processes instead, which never launch again."""
-    if cfg.get("launch") is not None and not is_launched():
+    from rlrewards.config import ConfigError
+    from rlrewards.plan import check_run, format_plan
+
+    parent = cfg.get("launch") is not None and not is_launched()
+    try:
+        # a launching job plans for launch.num_processes; its children validate with their own WORLD_SIZE
+        plan = check_run(cfg, validate=not parent)
+    except ConfigError:
+        discard_unstarted_run(job_dir())
+        raise
+    if cfg.get("dry_run", False):
+        print(format_plan(plan))
+        print(json.dumps(plan), flush=True)
+        discard_unstarted_run(job_dir())
+        return None
+    if parent:
         return train_in_child_processes(cfg)
+    from rlrewards.pipeline import run
+
     return run(cfg)
+
+
+def job_dir() -> Path | None:
+    from hydra.core.hydra_config import HydraConfig
+
+    return Path(HydraConfig.get().runtime.output_dir) if HydraConfig.initialized() else None
+
+
+def discard_unstarted_run(run_dir: Path | None) -> None:
+    """Remove a job directory that holds nothing but what Hydra created: a refused or dry run leaves no run."""
+    if run_dir is not None and run_dir.is_dir() and {p.name for p in run_dir.iterdir()} <= HYDRA_FILES:
+        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

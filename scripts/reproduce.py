@@ -3,8 +3,9 @@
     python scripts/reproduce.py pure          # or: make reproduce PAPER=pure
 
 Reads ``results/papers/<paper>.yaml`` (its ``reproduce`` list maps table rows to experiment files) and composes each
-experiment to read ``resources``: the GPU count of the paper's runs and the completions per optimizer step, from
-which the command sets the gradient accumulation for that GPU count. Runs on one GPU use ``rlrewards-train``; larger
+experiment to read ``resources``: the GPU count of the paper's runs. The run itself derives its gradient accumulation
+from the paper's completions per optimizer step and its number of processes (rlrewards/plan.py); the comment above
+each command shows that derivation for the paper's GPU count. Runs on one GPU use ``rlrewards-train``; larger
 ones ``rlrewards-launch`` (``accelerate launch``) with that many processes and the ZeRO-2 config. Evaluation uses
 the paper's suite (``conf/suite/<paper>.yaml``) when there is one, else the run's own task. Runs nothing.
 """
@@ -19,32 +20,46 @@ import yaml
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 
+from rlrewards.config import ConfigError
+from rlrewards.context import check_context
+from rlrewards.plan import apply_paper_batch, build_plan
+
 ROOT = Path(__file__).resolve().parents[1]
 CONF = ROOT / "conf"
 
 
-def experiment_resources(experiment: str) -> tuple[int, int | None]:
-    """(GPU count, gradient accumulation that keeps the paper's completions per optimizer step on that many GPUs)."""
+def experiment_plan(experiment: str) -> tuple[int, dict]:
+    """(GPU count of the paper's runs, the run's plan on that many processes: rlrewards.plan, the same derivation of
+    the accumulation from resources.completions_per_step that the run itself does)."""
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONF), version_base="1.3"):
         cfg = compose(config_name="train", overrides=[f"experiment={experiment}"])
-    gpus, total = int(cfg.resources.gpus), cfg.resources.get("completions_per_step")
-    if not total:
-        return gpus, None
-    per_step = int(cfg.trainer.per_device_train_batch_size) * max(gpus, 1)
-    if total % per_step:
-        raise SystemExit(f"{experiment}: {total} completions per step do not split into {per_step} per micro-step")
-    return gpus, total // per_step
+    gpus = int(cfg.resources.gpus)
+    world = max(gpus, 1)
+    try:
+        apply_paper_batch(cfg, world, explicit=set())
+        check_context(cfg)
+        return gpus, build_plan(cfg, world, experiment)
+    except ConfigError as err:
+        raise SystemExit(f"{experiment} on {world} GPUs: {err}") from None
 
 
-def train_command(experiment: str, gpus: int, accumulation: int | None, seed: int) -> str:
+def train_command(experiment: str, gpus: int, seed: int) -> str:
+    """No batch overrides: the run derives its accumulation from the paper's batch and its number of processes."""
     run_dir = f"outputs/reproduce/{experiment.replace('/', '_')}-s{seed}"
     args = f"experiment={experiment} seed={seed} hydra.run.dir={run_dir}"
-    if accumulation:
-        args += f" trainer.gradient_accumulation_steps={accumulation}"
     if gpus <= 1:
         return f"rlrewards-train {args}"
     return f"rlrewards-launch --config_file conf/accelerate/zero2.yaml --num_processes {gpus} -- {args}"
+
+
+def batch_line(gpus: int, plan: dict) -> str:
+    return (
+        f"{gpus} GPU{'s' if gpus != 1 else ''}: {plan['per_device_train_batch_size']} per device x "
+        f"{plan['world_size']} x {plan['gradient_accumulation_steps']} accumulation = "
+        f"{plan['completions_per_step']} completions per step, "
+        f"{plan['updates_per_generation']} update(s) per generation"
+    )
 
 
 def commands(paper: str, seed: int = 0) -> list[str]:
@@ -58,9 +73,9 @@ def commands(paper: str, seed: int = 0) -> list[str]:
     for row in data.get("reproduce", []):
         lines.append(f"\n# {row['table']}: {row['model']} {row['method']}")
         for experiment in row["experiments"]:
-            gpus, accumulation = experiment_resources(experiment)
-            lines.append(f"#   {experiment}: {gpus} GPU{'s' if gpus != 1 else ''}")
-            lines.append(train_command(experiment, gpus, accumulation, seed))
+            gpus, plan = experiment_plan(experiment)
+            lines.append(f"#   {experiment}: {batch_line(gpus, plan)}")
+            lines.append(train_command(experiment, gpus, seed))
             run_dir = f"outputs/reproduce/{experiment.replace('/', '_')}-s{seed}"
             lines.append(f"rlrewards-eval run_dir={run_dir}{suite}")
     return lines

@@ -229,7 +229,9 @@ def check_paper_trainer(cfg, base: str):
     assert trainer.lr_scheduler_type == "constant" and trainer.warmup_steps == 0
     assert (trainer.adam_beta1, trainer.adam_beta2, trainer.weight_decay) == (0.9, 0.95, 0.0)
     assert trainer.max_grad_norm == 1.0 and trainer.epsilon == 0.2
-    assert trainer.temperature == 1.0 and trainer.top_p == 1.0 and trainer.max_completion_length == 7168
+    # veRL 1024 + 7168; the 4096-position Qwen2.5-Math bases: the OpenRLHF script's 1024 + 2048 (train_pure.sh)
+    length = 2048 if base.startswith("qwen2.5-math") else 7168
+    assert trainer.temperature == 1.0 and trainer.top_p == 1.0 and trainer.max_completion_length == length
     assert trainer.max_steps == BASES[base] and trainer.save_steps == 50 and trainer.save_total_limit is None
     assert cfg.model.name == base and cfg.task.name == "simplerl_math"
     assert cfg.recipe.answer_format == "boxed" and cfg.task.answer_format == "boxed"

@@ -52,6 +52,8 @@ def test_reproduce_entries_name_real_rows_and_experiments(path: Path):
     launches = [line for line in lines if line.startswith(("rlrewards-train", "rlrewards-launch"))]
     assert len(launches) == sum(len(e["experiments"]) for e in entries)
     for line in launches:
-        gpus, accumulation = reproduce.experiment_resources(line.split("experiment=")[1].split()[0])
-        assert gpus >= 1 and f"trainer.gradient_accumulation_steps={accumulation}" in line
+        gpus, plan = reproduce.experiment_plan(line.split("experiment=")[1].split()[0])
+        # no batch override: the run derives its accumulation from the paper's batch (rlrewards/plan.py)
+        assert gpus >= 1 and "gradient_accumulation_steps" not in line
+        assert plan["completions_per_step"] == plan["paper_completions_per_step"]
         assert line.startswith("rlrewards-launch") == (gpus > 1) and "hydra.run.dir=" in line
