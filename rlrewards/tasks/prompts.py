@@ -27,7 +27,7 @@ def read_text_value(value: str, key: str) -> str:
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as err:
-        raise ConfigError(f"{key}={value!r}: cannot read {path} ({err})") from None
+        raise ConfigError(f"{key}={value!r}: cannot read the file ({getattr(err, 'strerror', None) or err})") from None
     return text[:-2] if text.endswith("\r\n") else text.removesuffix("\n")
 
 
