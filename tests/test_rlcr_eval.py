@@ -49,7 +49,9 @@ def save_run(run, overrides, edit=None):
 @pytest.fixture(scope="module")
 def rlvr_run(tmp_path_factory):
     """An RLVR run (format ``ta``: no confidence) saved before runs recorded their probes: only the suite asks."""
-    return save_run(tmp_path_factory.mktemp("rlvr"), ["recipe=rlvr"], edit=lambda cfg: cfg.evaluation.pop("probes"))
+    return save_run(
+        tmp_path_factory.mktemp("rlvr"), ["recipe=rlvr"], edit=lambda cfg: cfg.evaluation.pop("probes", None)
+    )
 
 
 def fake_continuer(calls):
