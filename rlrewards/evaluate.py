@@ -10,7 +10,8 @@ samples the metrics also hold unbiased pass@k and maj@k. Every rate has a ``<met
 Finished samples are cached under ``cache_dir`` (default ``<run_dir>/eval_cache``), keyed by the checkpoint's
 identity, the chat-templated prompt, the decoding, the seed and the backend: running the same evaluation twice
 generates nothing the second time, and a killed evaluation resumes from its last finished batch. ``backend=vllm``
-generates with vLLM instead of HF ``generate`` (untested here: vllm is not installed on our machines).
+generates, probes and scores LaSeR's self-reward with vLLM instead of HF (untested here: vllm is not installed on our
+machines).
 """
 
 from __future__ import annotations
@@ -18,7 +19,6 @@ from __future__ import annotations
 import json
 import string
 from dataclasses import dataclass
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -28,18 +28,11 @@ from omegaconf import DictConfig, OmegaConf
 
 from rlrewards.config import ConfigError
 from rlrewards.eval.cache import SampleCache, checkpoint_identity
-from rlrewards.eval.generation import (
-    SelfRewardSpec,
-    TextSampler,
-    decodings_from_config,
-    evaluate_split,
-    hf_sample_batches,
-    vllm_sampler,
-)
+from rlrewards.eval.generation import Engine, SelfRewardSpec, decodings_from_config, evaluate_split, hf_engine
 from rlrewards.eval.plots import reliability_diagrams
+from rlrewards.eval.probes import Probes, evaluation_probes
 from rlrewards.models.loading import load_pretrained
 from rlrewards.pipeline import self_reward_spec
-from rlrewards.tasks.formats import get_answer_format
 from rlrewards.train import CONFIG_DIR
 from rlrewards.trainer.recipe_trainer import load_recipe_state
 
@@ -50,11 +43,11 @@ BACKENDS = ("hf", "vllm")
 class Generation:
     """What every task of one evaluation generates and scores with."""
 
-    model: Any  # HF model: generation with backend=hf; RLCR's probes and LaSeR's scoring with either backend
+    engine: Engine  # sampling, RLCR's probes and LaSeR's scoring, all on the chosen backend
     tokenizer: Any
-    sampler: TextSampler
     cache: SampleCache | None
     self_reward: SelfRewardSpec | None
+    probes: Probes | None  # RLCR's answer/confidence probes, for every answer format when configured
 
 
 def evaluate_run(cfg: DictConfig) -> dict[str, Any]:
@@ -97,27 +90,36 @@ def require_vllm() -> None:
 
 
 def load_generation(cfg: DictConfig, train_cfg: DictConfig, run_dir: Path, checkpoint: str, backend: str) -> Generation:
-    """The checkpoint as a sampler for ``backend``, plus the HF model where something needs it, and the cache."""
-    states_confidence = get_answer_format(train_cfg.recipe.answer_format).states_confidence
+    """The checkpoint as an engine for ``backend`` (no HF model with vLLM), the probes, and the cache."""
+    probes = run_probes(cfg, train_cfg)  # a probe file that cannot be read fails before any model loads
     if backend == "hf":
         model, tokenizer = load_pretrained(checkpoint, dtype="auto")
         if torch.cuda.is_available():  # from_pretrained loads onto the CPU; generate there only without a GPU
             model.to("cuda")
-        sampler = partial(hf_sample_batches, model, tokenizer)
+        engine = hf_engine(model, tokenizer)
     else:
         from transformers import AutoTokenizer
 
+        from rlrewards.eval.vllm_engine import vllm_engine
+
         tokenizer = AutoTokenizer.from_pretrained(checkpoint)
-        sampler = vllm_sampler(checkpoint, tokenizer, seed=int(cfg.seed))
-        model = None
+        engine = vllm_engine(checkpoint, tokenizer, seed=int(cfg.seed))
     self_reward = self_reward_spec(train_cfg, tokenizer, measured_c_ref(checkpoint, run_dir))
-    if model is None and (self_reward is not None or states_confidence):
-        # RLCR's probes and LaSeR's score read the HF model; it stays on the CPU, the GPU belongs to vLLM.
-        model, _ = load_pretrained(checkpoint, dtype="auto")
     cache = None
     if cfg.get("cache_dir"):
         cache = SampleCache(Path(str(cfg.cache_dir)), checkpoint_identity(checkpoint), backend)
-    return Generation(model, tokenizer, sampler, cache, self_reward)
+    return Generation(engine, tokenizer, cache, self_reward, probes)
+
+
+def run_probes(cfg: DictConfig, train_cfg: DictConfig) -> Probes | None:
+    """``probes`` of this evaluation (``suite=rlcr`` sets it: every run is probed, as the official evaluation
+    probes every model), else the run's own ``evaluation.probes`` (RLCR's recipes set it), else confidence formats
+    only (``evaluation_probes``)."""
+    key, spec = "probes", cfg.get("probes")
+    if spec is None:
+        key, spec = "evaluation.probes (the run's config.yaml)", (train_cfg.get("evaluation") or {}).get("probes")
+    container = OmegaConf.to_container(spec, resolve=True) if OmegaConf.is_config(spec) else spec
+    return evaluation_probes(container, str(train_cfg.recipe.answer_format), key)
 
 
 def evaluate_task(cfg, spec, task, train_cfg, generation: Generation, out: Path, checkpoint: str) -> dict[str, Any]:
@@ -131,14 +133,15 @@ def evaluate_task(cfg, spec, task, train_cfg, generation: Generation, out: Path,
         spec.get("decodings") or cfg.decodings, spec.get("max_new_tokens") or cfg.max_new_tokens, cfg.batch_size
     )
     metrics, records = evaluate_split(
-        generation.model,
+        None,
         generation.tokenizer,
         dataset,
         getattr(task, "answer_format", None) or train_cfg.recipe.answer_format,  # task_overrides may set its own
         decodings,
         seed=int(cfg.seed),
         self_reward=generation.self_reward,
-        sampler=generation.sampler,
+        probes=generation.probes,
+        engine=generation.engine,
         cache=generation.cache,
         progress=bool(cfg.get("progress", False)),
         bootstrap_resamples=int(cfg.get("bootstrap_resamples", 200)),

@@ -21,6 +21,7 @@ from omegaconf import DictConfig, OmegaConf
 from rlrewards.config import ConfigError, validate_config
 from rlrewards.eval.generation import SelfRewardSpec, decodings_from_config, evaluate_split
 from rlrewards.eval.plots import reliability_diagrams
+from rlrewards.eval.probes import Probes, evaluation_probes
 from rlrewards.models.loading import load_policy
 from rlrewards.plan import apply_paper_batch
 from rlrewards.resume import find_resume_point, rewind_metrics
@@ -44,6 +45,7 @@ def run(cfg: DictConfig) -> float | None:
         task = instantiate(cfg.task, _convert_="all")
         train_dataset = task.load_split("train")
         eval_dataset = _limit(task.load_split(cfg.evaluation.split), cfg.evaluation.get("limit"))
+        run_probes(cfg)  # a probe file that cannot be read fails here, before any model loads
     except (ConfigError, DatasetRowError, InstantiationException, TypeError, ValueError) as err:
         discard_unstarted_run(run_dir)
         raise ConfigError(str(err)) from err
@@ -183,6 +185,16 @@ def self_reward_spec(cfg, tokenizer, c_ref: float | None) -> SelfRewardSpec | No
     )
 
 
+def run_probes(cfg) -> Probes | None:
+    """RLCR's answer/confidence probes for this run's evaluations: ``evaluation.probes`` (every format), else
+    confidence formats only; none with ``evaluation.rescue_missing=false``."""
+    if not cfg.evaluation.get("rescue_missing", True):
+        return None
+    spec = cfg.evaluation.get("probes")
+    spec = OmegaConf.to_container(spec, resolve=True) if OmegaConf.is_config(spec) else spec
+    return evaluation_probes(spec, str(cfg.recipe.answer_format), "evaluation.probes")
+
+
 def run_evaluation(
     cfg, policy, dataset, run_dir: Path, tracker: Tracker, stage: str, step: int, c_ref: float | None = None
 ) -> dict[str, float]:
@@ -197,7 +209,7 @@ def run_evaluation(
         decodings,
         seed=int(cfg.seed),
         self_reward=self_reward_spec(cfg, policy.tokenizer, c_ref),
-        rescue=bool(evaluation.get("rescue_missing", True)),
+        probes=run_probes(cfg),
     )
     prefix = "eval/before/" if stage == "before" else "eval/"
     named = {f"{prefix}{k}": v for k, v in metrics.items()}

@@ -11,7 +11,8 @@ RECIPE_METRICS = {
     # debug=fast's 20-step warm start rarely yields a well-formed completion, so only the failure rate is sure to
     # be logged in training; the calibration metrics themselves are checked in test_rlcr.py.
     "rlcr": ["train/rlcr/format_failure_rate", "eval/ece_greedy", "eval/brier_sampled", "eval/tts_wmaj@4_sampled"],
-    "rlvr": ["train/rewards/format/mean", "train/rewards/accuracy/mean"],
+    # RLVR states no confidence: its in-run evaluation asks for one (and for a missing answer), as RLCR's does.
+    "rlvr": ["train/rewards/format/mean", "eval/ece_greedy", "eval/answer_adherence_greedy", "eval/auroc_sampled"],
     "pure": [
         "train/pure/num_steps",
         "train/pure/step_reward_min",

@@ -1,6 +1,7 @@
 """RLCR: confidence parsing, rewards, calibration metrics and voting against hand-computed values."""
 
 import math
+from functools import partial
 
 import numpy as np
 import pytest
@@ -185,14 +186,14 @@ def test_probed_confidence_follows_the_official_extractor(reply, expected):
 def test_missing_answers_and_confidences_are_asked_for(tiny_model, tiny_tokenizer):
     from datasets import Dataset
 
-    from rlrewards.eval.generation import rescue_missing, score_samples
+    from rlrewards.eval.generation import continue_greedily, rescue_missing, score_samples
 
     dataset = Dataset.from_list(
         [{"id": "a", "prompt": [{"role": "user", "content": "1+2"}], "answer": "3", "checker": "numeric"}]
     )
     samples = [[tabc("3", "0.9"), "<think>1+2=3</think> no tags at all"]]
     records = score_samples(dataset, samples, "tabc")
-    rescue_missing(tiny_model, tiny_tokenizer, dataset, records, "tabc")
+    rescue_missing(partial(continue_greedily, tiny_model, tiny_tokenizer), tiny_tokenizer, dataset, records)
     stated, probed = records
     assert stated["answer_stated"] and stated["confidence_stated"] and stated["confidence"] == 0.9
     assert not probed["answer_stated"] and not probed["confidence_stated"]

@@ -30,6 +30,8 @@ from rlrewards.tasks.prompts import resolve_system_prompt
 log = logging.getLogger(__name__)
 
 VISIBLE_COLUMN = "ground_truth_visible"
+# what a split_sources entry may set (the rest of a task is shared by all its splits)
+SOURCE_KEYS = ("path", "config_name", "revision", "data_dir", "data_files", "problem_field", "answer_field")
 
 
 def _raw(value) -> str | None:
@@ -101,6 +103,10 @@ class HubMathTask:
     visible_answer_fraction: float | None = None
     visible_answer_seed: int = 0
     drop_unanswered: bool = False  # skip (and log) rows without a ground truth instead of failing on the first
+    # project split -> another dataset it is drawn from (held-out problems the training set lacks): {path, and
+    # optionally config_name, revision, data_dir, data_files, problem_field, answer_field}; ``splits`` then names the
+    # split of that dataset. Prompt, checker and extractor stay this task's; data_files is never inherited.
+    split_sources: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self):
         if self.answer_extractor not in ANSWER_EXTRACTORS:
@@ -112,6 +118,14 @@ class HubMathTask:
         if self.visible_answer_fraction is not None and not 0.0 <= float(self.visible_answer_fraction) <= 1.0:
             raise ValueError(f"task.visible_answer_fraction={self.visible_answer_fraction} must be in [0, 1] or null")
         self.splits = dict(self.splits)
+        self.split_sources = {split: dict(source) for split, source in (self.split_sources or {}).items()}
+        for split, source in self.split_sources.items():
+            unknown = set(source) - set(SOURCE_KEYS)
+            if "path" not in source or unknown:
+                raise ValueError(
+                    f"task.split_sources.{split} needs a path and takes only {', '.join(SOURCE_KEYS)} "
+                    f"(got {sorted(source)})"
+                )
         self.system_message = resolve_system_prompt(self.system_prompt)
 
     def spec(self) -> dict[str, Any]:
@@ -121,24 +135,38 @@ class HubMathTask:
             "data_dir": self.data_dir,
             "revision": self.revision,
             "splits": self.splits,
+            "split_sources": self.split_sources,
         }
+
+    def source(self, split: str) -> dict[str, Any]:
+        """Where ``split`` comes from: this task's dataset, or its ``split_sources`` entry over this task's keys."""
+        own = {key: getattr(self, key) for key in SOURCE_KEYS}
+        if split not in self.split_sources:
+            return own
+        return {**own, "data_files": None, **self.split_sources[split]}
 
     def _raw_split(self, split: str) -> Dataset:
         if split not in self.splits:
             raise ValueError(f"task {self.name}: no '{split}' split configured (task.splits has {list(self.splits)})")
-        if self.data_files:
-            return load_dataset("json", data_files=dict(self.data_files), split=self.splits[split])
+        source = self.source(split)
+        if source["data_files"]:
+            return load_dataset("json", data_files=dict(source["data_files"]), split=self.splits[split])
         return load_dataset(
-            self.path, self.config_name, data_dir=self.data_dir, split=self.splits[split], revision=self.revision
+            source["path"],
+            source["config_name"],
+            data_dir=source["data_dir"],
+            split=self.splits[split],
+            revision=source["revision"],
         )
 
     def load_split(self, split: str) -> Dataset:
         check_split(split)
-        raw = self._raw_split(split)
+        raw, fields = self._raw_split(split), self.source(split)
         extract = ANSWER_EXTRACTORS[self.answer_extractor]
         rows = []
         for index, record in enumerate(raw):
-            problem, reference = field_value(record, self.problem_field), field_value(record, self.answer_field)
+            problem = field_value(record, fields["problem_field"])
+            reference = field_value(record, fields["answer_field"])
             messages = [{"role": "system", "content": self.system_message}] if self.system_message else []
             messages.append({"role": "user", "content": self.prompt_template.format(problem=problem)})
             rows.append(
@@ -150,7 +178,7 @@ class HubMathTask:
                     **{key.rsplit(".", 1)[-1]: field_value(record, key) for key in self.extra_fields},
                 }
             )
-        source = f"task {self.name} ({self.path}, split {self.splits[split]})"
+        source = f"task {self.name} ({fields['path']}, split {self.splits[split]})"
         if self.drop_unanswered:
             kept = [row for row in rows if row["answer"] not in (None, "")]
             if len(kept) < len(rows):

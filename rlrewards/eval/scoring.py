@@ -1,0 +1,147 @@
+"""Per-sample records and what is measured over them: correctness, token counts, accuracy, calibration, pass@k,
+majority votes and RLCR's test-time scaling. Moved out of ``rlrewards.eval.generation`` (unchanged)."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from rlrewards.algorithms.rlcr import parse_confidence
+from rlrewards.eval.metrics import (
+    BOOTSTRAP_RESAMPLES,
+    auroc,
+    brier_score,
+    cluster_bootstrap_stderr,
+    expected_calibration_error,
+    mean_stderr,
+    pass_at_k,
+    summarize_calibration,
+)
+from rlrewards.eval.voting import majority_vote, max_confidence, weighted_majority_vote
+from rlrewards.rewards.checkers import CHECKERS
+from rlrewards.tasks.formats import get_answer_format
+
+
+def score_samples(dataset, samples: list[list[str]], answer_format: str) -> list[dict]:
+    """One record per (row, sample): extracted answer and correctness under the row's checker."""
+    fmt = get_answer_format(answer_format)
+    records = []
+    for row, row_samples in zip(dataset, samples):
+        checker = CHECKERS.get(row.get("checker") or "numeric")
+        for k, text in enumerate(row_samples):
+            predicted = fmt.extract_answer(text)
+            stated = {"confidence": parse_confidence(text)} if fmt.states_confidence else {}
+            records.append(
+                {
+                    "id": row.get("id"),
+                    "sample": k,
+                    "completion": text,
+                    "extracted": predicted,
+                    "answer": row["answer"],
+                    "correct": bool(checker(predicted, row["answer"])),
+                    "well_formed": fmt.is_well_formed(text),
+                    **stated,
+                    "level": row.get("level"),
+                }
+            )
+    return records
+
+
+def count_tokens(tokenizer, records: list[dict]) -> None:
+    """``tokens``: the completion's length in tokens, re-tokenized from its decoded text (special tokens such as
+    EOS are not counted; the cache keeps texts, not ids)."""
+    texts = [r["completion"] for r in records]
+    lengths = [len(ids) for ids in tokenizer(texts, add_special_tokens=False)["input_ids"]] if texts else []
+    for record, length in zip(records, lengths):
+        record["tokens"] = length
+
+
+def accuracy_with_stderr(correct: Sequence[bool], prompts: Sequence | None = None) -> tuple[float, float]:
+    """Mean correctness and its standard error. With ``prompts`` (record i belongs to prompt ``prompts[i]``, each
+    prompt with the same number of samples), the error is clustered by prompt: ``mean_stderr`` of the per-prompt
+    accuracies, since a prompt's samples are not independent; with one sample per prompt it is the binomial
+    ``sqrt(p (1 - p) / N)``."""
+    if len(correct) == 0:
+        return 0.0, 0.0
+    accuracy = sum(bool(c) for c in correct) / len(correct)
+    if prompts is None:
+        return accuracy, mean_stderr([float(c) for c in correct])
+    by_prompt: dict[Any, list[float]] = {}
+    for prompt, right in zip(prompts, correct):
+        by_prompt.setdefault(prompt, []).append(float(right))
+    return accuracy, mean_stderr([sum(v) / len(v) for v in by_prompt.values()])
+
+
+def with_decoding_name(metrics: dict[str, float], decoding: str) -> dict[str, float]:
+    """``pass@2`` -> ``pass@2_sampled`` and its ``pass@2_stderr`` -> ``pass@2_sampled_stderr``: every metric's
+    error sits next to it as ``<metric>_stderr``."""
+    named = {}
+    for key, value in metrics.items():
+        base, is_stderr = (key[: -len("_stderr")], True) if key.endswith("_stderr") else (key, False)
+        named[f"{base}_{decoding}_stderr" if is_stderr else f"{base}_{decoding}"] = value
+    return named
+
+
+def confidence_metrics(records: Sequence[dict], resamples: int = BOOTSTRAP_RESAMPLES) -> dict[str, float]:
+    """Calibration of stated confidences, as the RLCR evaluation scores it: a confidence still missing after the
+    probe counts as 0; ``confidence_adherence`` is the fraction of samples that stated one unasked. ECE, Brier and
+    AUROC carry a ``_stderr``: the bootstrap over prompts (``cluster_bootstrap_stderr``, ``resamples`` draws, fixed
+    seed); 0 resamples leaves them out."""
+    confidences = [r["confidence"] if r["confidence"] is not None else 0.0 for r in records]
+    correct = [r["correct"] for r in records]
+    summary = summarize_calibration(confidences, correct)
+    if resamples:
+        clusters = [r["id"] for r in records]
+        for name, statistic in {"ece": expected_calibration_error, "brier": brier_score, "auroc": auroc}.items():
+            summary[f"{name}_stderr"] = cluster_bootstrap_stderr(statistic, (confidences, correct), clusters, resamples)
+    stated = [r.get("confidence_stated", r["confidence"] is not None) for r in records]
+    summary["confidence_adherence"] = sum(stated) / max(len(records), 1)
+    return summary
+
+
+def sampling_metrics(records: Sequence[dict], sizes: Sequence[int] = (1, 2, 4, 8, 16, 32)) -> dict[str, float]:
+    """For n samples per prompt: unbiased pass@k and majority vote over the first k samples (maj@k), for each k in
+    ``sizes`` up to n, averaged over prompts, each with ``<metric>_stderr``: the standard error over prompts
+    (``mean_stderr`` of the per-prompt values). Accuracy over all samples is avg@n, reported as ``accuracy_*``."""
+    groups = _by_prompt(records)
+    available = min((len(g) for g in groups), default=0)
+    results = {}
+    for k in [size for size in sizes if size <= available]:
+        passed = [pass_at_k(len(g), sum(bool(r["correct"]) for r in g), k) for g in groups]
+        results[f"pass@{k}"] = sum(passed) / len(groups)
+        results[f"pass@{k}_stderr"] = mean_stderr(passed)
+        voted = [
+            float(majority_vote([r["extracted"] for r in g[:k]]) in {r["extracted"] for r in g[:k] if r["correct"]})
+            for g in groups
+        ]
+        results[f"maj@{k}"] = sum(voted) / len(groups)
+        results[f"maj@{k}_stderr"] = mean_stderr(voted)
+    return results
+
+
+def _by_prompt(records: Sequence[dict]) -> list[list[dict]]:
+    by_prompt: dict[object, list[dict]] = {}
+    for record in records:
+        by_prompt.setdefault(record["id"], []).append(record)
+    return [sorted(g, key=lambda r: r["sample"]) for g in by_prompt.values()]
+
+
+def sample_scaling(records: Sequence[dict], sizes: Sequence[int] = (1, 2, 4, 8, 16)) -> dict[str, float]:
+    """Accuracy of majority vote, confidence-weighted vote and max-confidence over the first N samples of each
+    prompt (RLCR Fig. 4), for each N up to the number of samples drawn."""
+    groups = _by_prompt(records)
+    available = min((len(g) for g in groups), default=0)
+    results = {}
+    for n in [size for size in sizes if size <= available]:
+        hits = {"maj": 0, "wmaj": 0, "maxconf": 0}
+        for group in groups:
+            first = group[:n]
+            answers = [r["extracted"] for r in first]
+            weights = [r["confidence"] or 0.0 for r in first]
+            correct_answers = {r["extracted"] for r in first if r["correct"]}
+            hits["maj"] += majority_vote(answers) in correct_answers
+            hits["wmaj"] += weighted_majority_vote(answers, weights) in correct_answers
+            hits["maxconf"] += max_confidence(answers, weights) in correct_answers
+        for method, count in hits.items():
+            results[f"tts_{method}@{n}"] = count / max(len(groups), 1)
+    return results

@@ -1,0 +1,61 @@
+"""``rlrewards-eval backend=vllm``: sampling, RLCR's probes and LaSeR's self-reward on one vLLM engine.
+
+UNTESTED against a real vLLM here (not installed on our machines; the tests drive it with a stand-in module that
+records what it is asked). Prompts go in as token ids, tokenized without special tokens as the HF path does (vLLM
+would otherwise add a BOS before the chat template's own).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+
+from rlrewards.eval.generation import DecodingConfig, Engine, prompts_per_batch
+
+
+def _requests(tokenizer, texts: Sequence[str]) -> list[dict]:
+    return [{"prompt_token_ids": tokenizer(text, add_special_tokens=False)["input_ids"]} for text in texts]
+
+
+def vllm_engine(checkpoint: str, tokenizer, seed: int) -> Engine:
+    """``LLM(model=checkpoint, seed=seed)`` as an ``Engine``. Raises ImportError without vllm.
+
+    - sampling: ``SamplingParams(n, temperature, top_p, max_tokens, seed)``; the request seed makes a prompt's
+      samples independent of its batch. Chunks of ``batch_size // num_samples`` prompts per call keep the cache
+      writes per batch: raise ``batch_size`` for throughput.
+    - probes: greedy (temperature 0), one reply per prefix, all prefixes in one call.
+    - next-token log-probability (LaSeR): the sequence with the token appended, ``max_tokens=1`` and
+      ``prompt_logprobs=1``; vLLM always includes the prompt's own token in a position's log-probs, so the last
+      position holds log pi(token | sequence), from the raw logits as HF's log-softmax (no temperature)."""
+    from vllm import LLM, SamplingParams
+
+    engine = LLM(model=checkpoint, seed=seed)
+
+    def sample(texts: Sequence[str], decoding: DecodingConfig, seed: int) -> Iterator[list[list[str]]]:
+        params = SamplingParams(
+            n=decoding.num_samples,
+            temperature=decoding.temperature,
+            top_p=decoding.top_p,
+            max_tokens=decoding.max_new_tokens,
+            seed=seed,
+        )
+        step = prompts_per_batch(decoding)
+        for start in range(0, len(texts), step):
+            outputs = engine.generate(_requests(tokenizer, texts[start : start + step]), params, use_tqdm=False)
+            yield [[completion.text for completion in output.outputs] for output in outputs]
+
+    def continue_greedily(prefixes: Sequence[str], max_new_tokens: int) -> list[str]:
+        if not prefixes:
+            return []
+        params = SamplingParams(n=1, temperature=0.0, max_tokens=max_new_tokens)
+        outputs = engine.generate(_requests(tokenizer, prefixes), params, use_tqdm=False)
+        return [output.outputs[0].text for output in outputs]
+
+    def next_token_logprobs(sequences: Sequence[list[int]], token_id: int) -> list[float]:
+        if not sequences:
+            return []
+        params = SamplingParams(n=1, temperature=0.0, max_tokens=1, prompt_logprobs=1)
+        requests = [{"prompt_token_ids": [*ids, token_id]} for ids in sequences]
+        outputs = engine.generate(requests, params, use_tqdm=False)
+        return [float(output.prompt_logprobs[-1][token_id].logprob) for output in outputs]
+
+    return Engine(sample=sample, continue_greedily=continue_greedily, next_token_logprobs=next_token_logprobs)
