@@ -66,11 +66,12 @@ def atomic_write_lines(path: Path, records: list[dict]) -> None:
 
 
 def atomic_replace_dir(target: Path, write: Callable[[Path], None]) -> None:
-    """``write(tmp_dir)`` into a fresh directory beside ``target``, then put it in ``target``'s place. An old
+    """``write(tmp_dir)`` into a fresh, empty directory beside ``target``, then put it in ``target``'s place. An old
     ``target`` stays whole until the new one is complete (then it is moved aside and removed)."""
     target = Path(target)
     partial = target.with_name(f".{target.name}.partial")
     shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir(parents=True)
     try:
         write(partial)
     except BaseException:
