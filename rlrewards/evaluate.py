@@ -16,7 +16,6 @@ machines).
 
 from __future__ import annotations
 
-import json
 import string
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,8 +30,16 @@ from rlrewards.eval.cache import SampleCache, checkpoint_identity
 from rlrewards.eval.generation import Engine, SelfRewardSpec, decodings_from_config, evaluate_split, hf_engine
 from rlrewards.eval.plots import reliability_diagrams
 from rlrewards.eval.probes import Probes, evaluation_probes
+from rlrewards.eval.trust import check_run_config
 from rlrewards.models.loading import load_pretrained
 from rlrewards.pipeline import self_reward_spec
+from rlrewards.rundir import (
+    atomic_write_json,
+    atomic_write_lines,
+    read_jsonl,
+    refuse_reused_run_dir,
+    require_writable_dir,
+)
 from rlrewards.train import CONFIG_DIR
 from rlrewards.trainer.recipe_trainer import load_recipe_state
 
@@ -56,6 +63,7 @@ def evaluate_run(cfg: DictConfig) -> dict[str, Any]:
     if not saved.exists():
         raise ConfigError(f"run_dir={run_dir}: no config.yaml there; point run_dir at an rlrewards-train run")
     train_cfg = OmegaConf.load(saved)
+    check_run_config(train_cfg, saved, trust=bool(cfg.get("trust_config", False)))
     checkpoint = str(cfg.checkpoint or run_dir / "model")
     if cfg.checkpoint is None and not Path(checkpoint).exists():
         raise ConfigError(f"run_dir={run_dir} has no model/ (trained with save_model=false?); pass checkpoint=...")
@@ -65,8 +73,9 @@ def evaluate_run(cfg: DictConfig) -> dict[str, Any]:
     if backend == "vllm":
         require_vllm()
     benchmarks = benchmark_tasks(cfg, train_cfg)  # fail on a bad benchmark before loading any model
-    generation = load_generation(cfg, train_cfg, run_dir, checkpoint, backend)
     out = Path(cfg.paths.output_dir)
+    check_output_places(cfg, out)
+    generation = load_generation(cfg, train_cfg, run_dir, checkpoint, backend)
     if benchmarks is None:
         task = instantiate(train_cfg.task, _convert_="all")
         return evaluate_task(cfg, cfg, task, train_cfg, generation, out, checkpoint)
@@ -74,9 +83,17 @@ def evaluate_run(cfg: DictConfig) -> dict[str, Any]:
     for name, (spec, task) in benchmarks.items():
         print(f"== {name}")
         results[name] = evaluate_task(cfg, spec, task, train_cfg, generation, out / name, checkpoint)
-    (out / "metrics.json").write_text(json.dumps(results, indent=2))
+    atomic_write_json(out / "metrics.json", results)
     print_benchmark_table(results)
     return results
+
+
+def check_output_places(cfg: DictConfig, out: Path) -> None:
+    """Before any model loads: the evaluation's directory holds no earlier output (each evaluation gets its own),
+    and the sample cache can be written."""
+    refuse_reused_run_dir(out, "Each evaluation writes into a new directory: leave hydra.run.dir at its default.")
+    if cfg.get("cache_dir"):
+        require_writable_dir(Path(str(cfg.cache_dir)), "cache_dir")
 
 
 def require_vllm() -> None:
@@ -146,13 +163,10 @@ def evaluate_task(cfg, spec, task, train_cfg, generation: Generation, out: Path,
         progress=bool(cfg.get("progress", False)),
         bootstrap_resamples=int(cfg.get("bootstrap_resamples", 200)),
     )
-    out.mkdir(parents=True, exist_ok=True)
-    with (out / "samples.jsonl").open("w") as handle:
-        for record in records:
-            handle.write(json.dumps(record) + "\n")
+    atomic_write_lines(out / "samples.jsonl", records)
     reliability_diagrams([{**r} for r in records], out, "eval")
     result = {"checkpoint": checkpoint, "task": task.name, "split": split, "num_problems": len(dataset), **metrics}
-    (out / "metrics.json").write_text(json.dumps(result, indent=2))
+    atomic_write_json(out / "metrics.json", result)
     for name, value in metrics.items():
         if name.endswith("_stderr"):
             continue
@@ -218,8 +232,8 @@ def measured_c_ref(checkpoint: str | Path, run_dir: Path) -> float | None:
     metrics = run_dir / "metrics.jsonl"
     value = None
     if metrics.exists():
-        for line in metrics.read_text().splitlines():
-            value = json.loads(line).get("train/laser/c_ref", value)
+        for record in read_jsonl(metrics):
+            value = record.get("train/laser/c_ref", value)
     return value
 
 

@@ -26,6 +26,7 @@ from rlrewards.models.loading import load_policy
 from rlrewards.plan import apply_paper_batch
 from rlrewards.resume import find_resume_point, rewind_metrics
 from rlrewards.rewards import build_reward_functions
+from rlrewards.rundir import atomic_replace_dir, atomic_write_json, atomic_write_text, refuse_reused_run_dir, run_files
 from rlrewards.tasks.base import DatasetRowError
 from rlrewards.tracking import JsonlMetricsCallback, Tracker, is_main_process
 from rlrewards.trainer import ADVANTAGE_ESTIMATORS, AUX_LOSSES, RecipeGRPOTrainer
@@ -34,7 +35,10 @@ from rlrewards.utils.repro import package_versions, seed_everything, stable_hash
 
 log = logging.getLogger(__name__)
 
-HYDRA_FILES = {".hydra", "train.log"}
+NEW_RUN_HINT = (
+    "For a new run, unset RLREWARDS_RUN_ID (or export a new one) or choose another hydra.run.dir; to continue that "
+    "run, add resume=auto (same overrides) or resume=<its directory>."
+)
 
 
 def run(cfg: DictConfig) -> float | None:
@@ -49,6 +53,9 @@ def run(cfg: DictConfig) -> float | None:
     except (ConfigError, DatasetRowError, InstantiationException, TypeError, ValueError) as err:
         discard_unstarted_run(run_dir)
         raise ConfigError(str(err)) from err
+    except Exception:  # e.g. a hub dataset that cannot be reached offline
+        discard_unstarted_run(run_dir)
+        raise
 
     started = time.perf_counter()
     resolved = OmegaConf.to_container(cfg, resolve=True)
@@ -62,6 +69,8 @@ def run(cfg: DictConfig) -> float | None:
     if resume_point is None:
         write_run_files(run_dir, cfg, resolved, config_hash)
     else:
+        if resume_point.run_dir.resolve() != run_dir.resolve():
+            discard_unstarted_run(run_dir)  # Hydra's .hydra/ of this invocation; the run continues elsewhere
         run_dir = resume_point.run_dir
         before = rewind_metrics(run_dir / "metrics.jsonl", resume_point.step, write=is_main_process())
         print(f"Resuming {run_dir} from {resume_point.checkpoint.name}")
@@ -76,7 +85,7 @@ def run(cfg: DictConfig) -> float | None:
             {"experiment": experiment, "config_hash": config_hash, "wall_time_s": time.perf_counter() - started}
         )
         if is_main_process():
-            (run_dir / "summary.json").write_text(json.dumps(summary, indent=2, default=str))
+            atomic_write_json(run_dir / "summary.json", summary)
             print_summary(summary)
         exit_code = 0
     finally:
@@ -137,8 +146,7 @@ def train_and_evaluate(
     if last_reward is not None:
         summary["train/reward_last"] = last_reward
     if cfg.get("save_model", True) and is_main_process():
-        trainer.save_model(str(run_dir / "model"))
-        policy.tokenizer.save_pretrained(str(run_dir / "model"))
+        save_final_model(trainer, policy.tokenizer, run_dir / "model")
     summary.update(
         run_evaluation(
             cfg,
@@ -243,10 +251,12 @@ def build_grpo_config(cfg: DictConfig, run_dir: Path, report_to: list[str], rewa
 
 
 def write_run_files(run_dir: Path, cfg: DictConfig, resolved: dict, config_hash: str) -> None:
+    """The run's config and facts, written by the main process only (the other ranks of a launch share the
+    directory), and never into a directory that holds another run (``RLREWARDS_RUN_ID`` exported twice)."""
     if not is_main_process():
         return
-    run_dir.mkdir(parents=True, exist_ok=True)
-    OmegaConf.save(OmegaConf.create(resolved), run_dir / "config.yaml")
+    refuse_reused_run_dir(run_dir, NEW_RUN_HINT)
+    atomic_write_text(run_dir / "config.yaml", OmegaConf.to_yaml(OmegaConf.create(resolved)))
     info = {
         "seed": int(cfg.seed),
         "experiment": experiment_choice(),
@@ -255,7 +265,17 @@ def write_run_files(run_dir: Path, cfg: DictConfig, resolved: dict, config_hash:
         "started_at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
         "versions": package_versions(),
     }
-    (run_dir / "run_info.json").write_text(json.dumps(info, indent=2))
+    atomic_write_json(run_dir / "run_info.json", info)
+
+
+def save_final_model(trainer, tokenizer, target: Path) -> None:
+    """Weights and tokenizer written aside and renamed into place: a kill leaves the old model/ or none."""
+
+    def write(directory: Path) -> None:
+        trainer.save_model(str(directory))
+        tokenizer.save_pretrained(str(directory))
+
+    atomic_replace_dir(target, write)
 
 
 def experiment_choice() -> str | None:
@@ -270,7 +290,7 @@ def experiment_choice() -> str | None:
 
 def discard_unstarted_run(run_dir: Path) -> None:
     """Remove a run directory that holds nothing but what Hydra created, so a rejected config leaves no run."""
-    if run_dir.is_dir() and {p.name for p in run_dir.iterdir()} <= HYDRA_FILES:
+    if run_dir.is_dir() and not run_files(run_dir):
         shutil.rmtree(run_dir, ignore_errors=True)
 
 

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from rlrewards.reporting.paper import PAPERS_DIR, compare, load_paper, render_csv, render_markdown
 from rlrewards.reporting.plots import DEFAULT_CURVES, reliability_panels, training_curves, voting_panels
-from rlrewards.reporting.runs import Run, find_runs, runs_from_wandb
+from rlrewards.reporting.runs import Run, find_runs, runs_from_wandb, unfinished_runs
 
 DEFAULT_METRICS = (
     "eval/before/accuracy_greedy",
@@ -82,6 +82,12 @@ def _cell(value) -> str:
     return f"{mean:.3f} ± {std:.3f}"
 
 
+def missing_note(missing: list[Path]) -> str:
+    """Which runs a report leaves out: a sweep with failed jobs must not read as complete."""
+    listed = "\n".join(f"  {path}" for path in missing)
+    return f"Left out {len(missing)} run(s) without summary.json (failed, killed or still running):\n{listed}"
+
+
 def group_runs(runs: list[Run]) -> dict[str, list[Run]]:
     groups: dict[str, list[Run]] = defaultdict(list)
     for run in sorted(runs, key=lambda r: (r.label, str(r.summary.get("seed")))):
@@ -116,6 +122,9 @@ def main(argv: list[str] | None = None) -> int:
     if not args.paths and not args.wandb:
         parser.error("give run directories, --wandb ENTITY/PROJECT, or both")
     runs = find_runs(args.paths) + (runs_from_wandb(args.wandb) if args.wandb else [])
+    missing = unfinished_runs(args.paths)
+    if missing:
+        print(missing_note(missing), file=sys.stderr)
     if not runs:
         where = ", ".join(map(str, args.paths)) or args.wandb
         print(f"rlrewards-report: no finished run (summary.json) under {where}", file=sys.stderr)
@@ -124,6 +133,8 @@ def main(argv: list[str] | None = None) -> int:
     rows = aggregate([r.summary for r in runs], metrics)
     outputs = {"runs.md": render(rows, metrics, "md"), "runs.csv": render(rows, metrics, "csv")}
     printed = outputs[f"runs.{args.format}"]
+    if missing:  # printed on stderr above; runs.md records it too
+        outputs["runs.md"] += f"\n{missing_note(missing)}\n"
     if args.paper:
         paper = load_paper(args.paper, args.papers_dir)
         cells = compare(paper, runs)

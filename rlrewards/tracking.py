@@ -1,5 +1,8 @@
 """Experiment tracking: W&B (online with credentials, offline otherwise) and local JSONL metrics.
 
+An online start that fails (no network: W&B would wait 90 s and then kill the run) gives up after
+``WANDB_INIT_TIMEOUT_S`` and logs offline, with a warning; ``wandb sync`` uploads it later.
+
 The local files are written whatever the logger: ``metrics.jsonl`` (one line per logging step and evaluation) and
 ``summary.json``. W&B is created once, on the main process, with the resolved config, and finished in a
 ``finally`` so that each multirun job gets its own run.
@@ -12,6 +15,7 @@ import logging
 import math
 import netrc
 import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -19,6 +23,17 @@ import torch
 from transformers import TrainerCallback
 
 log = logging.getLogger(__name__)
+
+
+# wandb waits 90 s for its service by default, and then kills the run; credentials without a network should cost
+# less than that before the run falls back to offline logging (logger.init_timeout_s overrides it).
+WANDB_INIT_TIMEOUT_S = 20.0
+
+
+def _wandb_init(init: dict[str, Any], mode: str, timeout: float):
+    import wandb
+
+    return wandb.init(**init, mode=mode, settings=wandb.Settings(init_timeout=timeout))
 
 
 def is_main_process() -> bool:
@@ -57,23 +72,31 @@ class Tracker:
             self._start_wandb(logger_cfg, run_config, run_name)
 
     def _start_wandb(self, logger_cfg: dict[str, Any], run_config: dict[str, Any], run_name: str) -> None:
-        import wandb
-
         self.mode = resolve_wandb_mode(logger_cfg.get("mode"))
         if self.mode == "disabled":
             return
-        self.wandb_run = wandb.init(
-            project=logger_cfg.get("project"),
-            entity=logger_cfg.get("entity"),
-            group=logger_cfg.get("group"),
-            job_type=logger_cfg.get("job_type"),
-            tags=list(logger_cfg.get("tags") or []),
-            name=run_name,
-            dir=str(self.run_dir),
-            config=run_config,
-            mode=self.mode,
-            reinit="finish_previous",
-        )
+        init = {
+            "project": logger_cfg.get("project"),
+            "entity": logger_cfg.get("entity"),
+            "group": logger_cfg.get("group"),
+            "job_type": logger_cfg.get("job_type"),
+            "tags": list(logger_cfg.get("tags") or []),
+            "name": run_name,
+            "dir": str(self.run_dir),
+            "config": run_config,
+            "reinit": "finish_previous",
+        }
+        timeout = float(logger_cfg.get("init_timeout_s") or WANDB_INIT_TIMEOUT_S)
+        try:
+            self.wandb_run = _wandb_init(init, self.mode, timeout)
+        except Exception as err:  # noqa: BLE001 - wandb raises CommError, UsageError, timeouts...
+            if self.mode != "online":
+                raise
+            message = f"W&B could not start online ({type(err).__name__}: {err}); logging offline instead"
+            log.warning(message)
+            print(f"WARNING: {message}", file=sys.stderr)
+            self.mode = "offline"
+            self.wandb_run = _wandb_init(init, self.mode, timeout)
         self.report_to = ["wandb"]
 
     def log(self, metrics: dict[str, Any], step: int | None = None) -> None:

@@ -15,6 +15,8 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
+from rlrewards.rundir import read_jsonl
+
 
 @dataclass
 class Run:
@@ -43,8 +45,7 @@ class Run:
         if path is None or not path.exists():
             return []
         points = []
-        for line in path.read_text().splitlines():
-            record = json.loads(line)
+        for record in read_jsonl(path):  # a line a kill cut short is skipped
             if isinstance(record.get(metric), int | float):
                 points.append((int(record["step"]), float(record[metric])))
         return points
@@ -53,7 +54,7 @@ class Run:
         path = self.run_dir / "eval" / f"{stage}.jsonl" if self.run_dir else None
         if path is None or not path.exists():
             return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        return read_jsonl(path)
 
 
 def find_runs(paths: list[Path]) -> list[Run]:
@@ -74,6 +75,17 @@ def find_runs(paths: list[Path]) -> list[Run]:
             metrics = {str(metrics.get("task")): metrics}
         run.evaluations.update({name: values for name, values in metrics.items() if isinstance(values, dict)})
     return list(runs.values())
+
+
+def unfinished_runs(paths: list[Path]) -> list[Path]:
+    """Training run directories below ``paths`` without a ``summary.json``: sweep jobs that failed or were killed, or
+    runs still going. A training directory holds ``run_info.json`` or Hydra's ``.hydra/config.yaml`` with a
+    ``recipe`` (an rlrewards-eval directory's holds ``run_dir`` instead)."""
+    found = [p.parent for p in _below(paths, "run_info.json")]
+    for hydra_config in _below(paths, "config.yaml"):
+        if hydra_config.parent.name == ".hydra" and "recipe" in OmegaConf.load(hydra_config):
+            found.append(hydra_config.parent.parent)
+    return sorted({path for path in found if not (path / "summary.json").exists()})
 
 
 def _below(paths: list[Path], name: str) -> list[Path]:
