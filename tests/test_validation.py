@@ -12,7 +12,7 @@ from rlrewards.tasks.base import DatasetRowError, validate_rows
 @pytest.mark.parametrize(
     ("override", "message"),
     [
-        ("trainer.num_generations=1", r"trainer.num_generations=1: GRPO needs at least 2"),
+        ("trainer.num_generations=1", r"trainer.num_generations=1 must be >= 2: GRPO needs at least 2"),
         ("trainer.per_device_train_batch_size=10", r"generation batch .* not divisible by trainer.num_generations=8"),
         ("+trainer.generation_batch_size=12", r"trainer.generation_batch_size=12\) is not divisible"),
         ("trainer.learning_rate=0", r"trainer.learning_rate=0.0 must be > 0"),
@@ -22,7 +22,6 @@ from rlrewards.tasks.base import DatasetRowError, validate_rows
             r"recipe.rewards.accuracy.fn: Unknown reward function 'acuracy'\. Known:",
         ),
         ("+recipe.advantage.name=nope", r"recipe.advantage.name: Unknown advantage estimator 'nope'"),
-        ("+trainer.lerning_rate=1e-5", r"trainer.lerning_rate is not a GRPOConfig field"),
         ("+trainer.output_dir=/tmp", r"trainer.output_dir is set by rlrewards"),
         ("task._target_=rlrewards.tasks.nothing.Task", r"task._target_: Cannot import task class"),
         ("optimized_metric=accuracy", r"optimized_metric=accuracy must name an eval/ or train/ metric"),

@@ -30,6 +30,8 @@ def validate_trainer_args(cfg: DictConfig) -> None:
         build_grpo_config(cfg, Path(cfg.paths.output_dir), report_to=[], reward_weights=reward_weights)
     except (ValueError, TypeError) as err:
         raise ConfigError(name_trainer_key(str(err), kwargs)) from None
+    except ImportError as err:  # a DeepSpeed config without the deepspeed package, say
+        raise ConfigError(f"{'deepspeed.config' if cfg.get('deepspeed') else 'trainer'}: {err}") from None
     finally:
         # a DeepSpeed ZeRO-3 config registers itself through a weak reference that from_pretrained consults: drop
         # this copy now, so the model loads as it would without the check
@@ -104,15 +106,19 @@ def _trl_version() -> str:
 
 
 def name_trainer_key(message: str, kwargs: dict[str, Any]) -> str:
-    """GRPOConfig's message, led by the ``trainer.<key>`` it names first (of the keys the run sets)."""
-    positions = {}
-    for key in kwargs:
-        found = re.search(rf"(?<![\w.]){re.escape(key)}(?!\w)", message)
-        if found:
-            positions[key] = found.start()
-    if not positions:
-        return f"trainer: {message}"
-    return f"trainer.{min(positions, key=positions.get)}: {message}"
+    """GRPOConfig's message, led by the ``trainer.<key>`` it names first (of the keys the run sets), or else by the
+    key whose string value it quotes (``bogus is not a valid SchedulerType``)."""
+    by_name = {key: key for key in kwargs}
+    by_value = {key: value for key, value in kwargs.items() if isinstance(value, str) and value}
+    for words in (by_name, by_value):
+        positions = {}
+        for key, word in words.items():
+            found = re.search(rf"(?<![\w.]){re.escape(word)}(?!\w)", message)
+            if found:
+                positions[key] = found.start()
+        if positions:
+            return f"trainer.{min(positions, key=positions.get)}: {message}"
+    return f"trainer: {message}"
 
 
 def build_grpo_config(cfg: DictConfig, run_dir: Path, report_to: list[str], reward_weights: list[float]):
