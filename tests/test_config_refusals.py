@@ -91,6 +91,9 @@ def test_an_existing_local_directory_passes(tmp_path):
 # The second stage: needs trl (and the embedded tokenizer), still before any model, tokenizer or dataset loads.
 TRAINER_ARGS_REFUSALS = [
     (["+trainer.lerning_rate=1e-5"], r"^trainer.lerning_rate is not a GRPOConfig field"),
+    (["recipe.rewards.accuracy.fn=acuracy"], r"^recipe.rewards.accuracy.fn: Unknown reward function 'acuracy'\. Known:"),
+    (["+recipe.advantage.name=nope"], r"^recipe.advantage.name: Unknown advantage estimator 'nope'"),
+    (["task._target_=rlrewards.tasks.arith.NoSuchTask"], r"^task._target_: Cannot import task class .*NoSuchTask"),
     (["trainer.max_steps=two"], r"^trainer.max_steps='two' must be of type int$"),
     (["trainer.use_cpu=maybe"], r"^trainer.use_cpu='maybe' must be of type bool$"),
     (["trainer.logging_steps=1.5"], r"^trainer.logging_steps: --logging_steps must be an integer if bigger than 1"),
