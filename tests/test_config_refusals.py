@@ -6,7 +6,7 @@ import sys
 
 import pytest
 from conftest import REPO_ROOT
-from test_configs import compose_train
+from test_configs import compose_train, options
 
 from rlrewards.config import ConfigError, validate_config, validate_trainer_args
 
@@ -131,7 +131,7 @@ def test_trainer_args_validation_passes_the_demo_and_writes_nothing(tmp_path):
 CHECK_CHEAP_IMPORTS = """
 import sys
 sys.path.insert(0, "tests")
-from test_configs import compose_train
+from test_configs import compose_train, options
 from rlrewards.config import ConfigError, validate_config
 validate_config(compose_train(["experiment=laser/qwen2.5-7b"]))
 try:
@@ -148,3 +148,11 @@ def test_cheap_validation_imports_no_ml_library():
     )
     assert result.returncode == 0, result.stderr[-2000:]
     assert result.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("experiment", options("experiment"))
+def test_every_experiment_passes_both_stages(experiment):
+    # the second stage builds each recipe's parts (hub PRMs load lazily) and its GRPOConfig; bf16 needs a GPU here
+    cfg = compose_train([f"experiment={experiment}", "++trainer.bf16=false", "++trainer.use_cpu=true"])
+    validate_config(cfg)
+    validate_trainer_args(cfg)
