@@ -22,6 +22,8 @@ _SIMPLE_TYPES = {bool: (bool,), int: (int,), float: (int, float), str: (str,), t
 
 
 def validate_trainer_args(cfg: DictConfig) -> None:
+    """The GRPOConfig is built as the trainer will get it (``report_to`` aside) and dropped: its construction also
+    sets up accelerate's process state, which the real build then reuses."""
     reward_weights = validate_components(cfg.recipe)
     validate_task_class(cfg.task)
     kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)
@@ -31,7 +33,8 @@ def validate_trainer_args(cfg: DictConfig) -> None:
     except (ValueError, TypeError) as err:
         raise ConfigError(name_trainer_key(str(err), kwargs)) from None
     except ImportError as err:  # a DeepSpeed config without the deepspeed package, say
-        raise ConfigError(f"{'deepspeed.config' if cfg.get('deepspeed') else 'trainer'}: {err}") from None
+        uses_deepspeed = bool((cfg.get("deepspeed") or {}).get("config"))
+        raise ConfigError(f"{'deepspeed.config' if uses_deepspeed else 'trainer'}: {err}") from None
     finally:
         # a DeepSpeed ZeRO-3 config registers itself through a weak reference that from_pretrained consults: drop
         # this copy now, so the model loads as it would without the check
