@@ -1,64 +1,35 @@
-"""Early validation of a composed config: every check runs before any model, dataset or run file is built."""
+"""Validation of a composed config, in two stages that both run before any model, tokenizer, dataset or run file:
+
+- ``validate_config``: every cheap check (types, ranges, paths, names), importing none of torch, transformers, trl or
+  datasets, so the command line answers a bad value in about the time it takes to compose the config;
+- ``validate_trainer_args``: the checks that need those libraries (the recipe's parts, the task class, trl's
+  GRPOConfig built from the trainer config, the embedded tokenizer's slot token).
+
+Both raise ``ConfigError`` naming the key. The checks live in ``rlrewards/validation/``; this module stays light.
+"""
 
 from __future__ import annotations
 
 import importlib.util
 import os
 
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig
 
-from rlrewards.registry import import_object
-from rlrewards.rewards import build_reward_functions
-from rlrewards.trainer.hooks import ADVANTAGE_ESTIMATORS, AUX_LOSSES, CONFIG_CHECKS, build_component
+from rlrewards.registry import RECIPE_MODULES, Registry
 
 
 class ConfigError(ValueError):
     """A config value is invalid; the message names the key."""
 
 
+# A recipe's checks of the whole composed config (a LaSeR warm-up against trainer.max_steps, say), run by
+# validate_config. They live in rlrewards/recipes/<recipe>_checks.py, which import no ML library, so that a config
+# error answers fast; `fn(cfg) -> None` raising ConfigError.
+CONFIG_CHECKS: Registry = Registry("config check", autoload=RECIPE_MODULES, suffix="_checks")
+
+
 def world_size() -> int:
     return int(os.environ.get("WORLD_SIZE", "1"))
-
-
-def validate_trainer(trainer: DictConfig) -> None:
-    from dataclasses import fields
-
-    from trl import GRPOConfig
-
-    known = {f.name for f in fields(GRPOConfig)}
-    reserved = {"output_dir", "run_name", "seed", "data_seed", "report_to", "reward_weights"}
-    for key in trainer:
-        if key in reserved:
-            raise ConfigError(f"trainer.{key} is set by rlrewards (from seed, paths, logger or recipe.rewards)")
-        if key not in known:
-            raise ConfigError(f"trainer.{key} is not a GRPOConfig field (trl {_trl_version()})")
-    num_generations = trainer.get("num_generations")
-    if num_generations is None or int(num_generations) < 2:
-        raise ConfigError(
-            f"trainer.num_generations={num_generations}: GRPO needs at least 2 completions per prompt "
-            "to compute a group baseline"
-        )
-    learning_rate = float(trainer.get("learning_rate", 0.0))
-    if not learning_rate > 0:
-        raise ConfigError(f"trainer.learning_rate={learning_rate} must be > 0")
-    generation_batch = trainer.get("generation_batch_size")
-    if generation_batch is None:
-        steps_per_generation = trainer.get("steps_per_generation") or trainer.get("gradient_accumulation_steps", 1)
-        generation_batch = int(trainer.get("per_device_train_batch_size", 8)) * world_size() * int(steps_per_generation)
-        source = f"per_device_train_batch_size x processes ({world_size()}) x steps_per_generation = {generation_batch}"
-    else:
-        source = f"trainer.generation_batch_size={generation_batch}"
-    if int(generation_batch) % int(num_generations):
-        raise ConfigError(
-            f"The generation batch ({source}) is not divisible by trainer.num_generations="
-            f"{num_generations}: every prompt needs a whole group"
-        )
-
-
-def _trl_version() -> str:
-    import trl
-
-    return trl.__version__
 
 
 def vllm_installed() -> bool:
@@ -93,35 +64,37 @@ def validate_vllm(cfg: DictConfig) -> None:
         )
 
 
-def validate_recipe(recipe: DictConfig) -> None:
-    try:
-        build_reward_functions(OmegaConf.to_container(recipe.rewards, resolve=True))
-        build_component(ADVANTAGE_ESTIMATORS, recipe.get("advantage"), "recipe.advantage")
-        build_component(AUX_LOSSES, recipe.get("aux_loss"), "recipe.aux_loss")
-    except (ValueError, TypeError) as err:
-        raise ConfigError(str(err)) from None
-
-
-def validate_task(task: DictConfig) -> None:
-    target = task.get("_target_")
-    if not target:
-        raise ConfigError("task._target_ is missing: a task config must name the class that builds it")
-    try:
-        import_object(str(target), "task class")
-    except KeyError as err:
-        raise ConfigError(f"task._target_: {err.args[0]}") from None
-
-
 def validate_config(cfg: DictConfig) -> None:
-    """Raise ConfigError naming the offending key; cheap, so it runs before anything is built."""
-    if cfg.get("seed") is None or int(cfg.seed) < 0:
-        raise ConfigError(f"seed={cfg.get('seed')} must be a non-negative integer")
+    """Raise ConfigError naming the offending key. Cheap: it imports no ML library, so it can run first."""
+    # imported here: rlrewards.validation imports ConfigError from this module
+    from rlrewards.validation.parts import (
+        validate_model,
+        validate_recipe_tasks,
+        validate_slot_token_form,
+        validate_task_target,
+    )
+    from rlrewards.validation.settings import validate_evaluation, validate_trainer
+
+    seed = cfg.get("seed")
+    if isinstance(seed, bool) or not isinstance(seed, int) or seed < 0:
+        raise ConfigError(f"seed={seed!r} must be a non-negative integer")
     validate_trainer(cfg.trainer)
     validate_vllm(cfg)
-    validate_recipe(cfg.recipe)
-    for check in CONFIG_CHECKS:  # recipe checks that read other groups (registered in rlrewards/recipes/*.py)
+    validate_evaluation(cfg.evaluation)
+    validate_model(cfg.model)
+    validate_slot_token_form(cfg.recipe)
+    validate_task_target(cfg.task)
+    validate_recipe_tasks(cfg.recipe, str(cfg.task.get("name")))
+    for check in CONFIG_CHECKS:  # recipes' checks that read other groups (rlrewards/recipes/<recipe>_checks.py)
         CONFIG_CHECKS.get(check)(cfg)
-    validate_task(cfg.task)
     metric = cfg.get("optimized_metric")
     if metric is not None and not str(metric).startswith(("eval/", "train/")):
         raise ConfigError(f"optimized_metric={metric} must name an eval/ or train/ metric of summary.json")
+
+
+def validate_trainer_args(cfg: DictConfig) -> None:
+    """The second stage (after ``validate_config``, before any load): imports torch, transformers and trl, builds
+    the recipe's parts and the run's GRPOConfig, and re-raises their errors as ConfigError naming the key."""
+    from rlrewards.validation.heavy import validate_trainer_args as check
+
+    check(cfg)

@@ -18,11 +18,11 @@ from hydra.errors import InstantiationException
 from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
-from rlrewards.config import ConfigError, validate_config
+from rlrewards.config import ConfigError, validate_config, validate_trainer_args
 from rlrewards.eval.generation import SelfRewardSpec, decodings_from_config, evaluate_split
 from rlrewards.eval.plots import reliability_diagrams
 from rlrewards.eval.probes import Probes, evaluation_probes
-from rlrewards.models.loading import load_policy
+from rlrewards.models.loading import Policy, load_policy
 from rlrewards.plan import apply_paper_batch
 from rlrewards.resume import find_resume_point, rewind_metrics
 from rlrewards.rewards import build_reward_functions
@@ -32,6 +32,8 @@ from rlrewards.tracking import JsonlMetricsCallback, Tracker, is_main_process
 from rlrewards.trainer import ADVANTAGE_ESTIMATORS, AUX_LOSSES, RecipeGRPOTrainer
 from rlrewards.trainer.hooks import build_component
 from rlrewards.utils.repro import package_versions, seed_everything, stable_hash
+from rlrewards.validation.heavy import build_grpo_config
+from rlrewards.validation.parts import resolve_slot_token
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +48,7 @@ def run(cfg: DictConfig) -> float | None:
     try:
         apply_paper_batch(cfg)  # the paper's batch on this many processes, before GRPOConfig is built
         validate_config(cfg)
+        validate_trainer_args(cfg)
         task = instantiate(cfg.task, _convert_="all")
         train_dataset = task.load_split("train")
         eval_dataset = _limit(task.load_split(cfg.evaluation.split), cfg.evaluation.get("limit"))
@@ -53,7 +56,7 @@ def run(cfg: DictConfig) -> float | None:
     except (ConfigError, DatasetRowError, InstantiationException, TypeError, ValueError) as err:
         discard_unstarted_run(run_dir)
         raise ConfigError(str(err)) from err
-    except Exception:  # e.g. a hub dataset that cannot be reached offline
+    except BaseException:  # e.g. a hub dataset that cannot be reached offline, or Ctrl-C
         discard_unstarted_run(run_dir)
         raise
 
@@ -62,7 +65,11 @@ def run(cfg: DictConfig) -> float | None:
     config_hash = stable_hash({k: v for k, v in resolved.items() if k not in ("paths", "logger", "resume")})
     try:
         resume_point = find_resume_point(cfg, run_dir, config_hash)
-    except ConfigError:
+        if resume_point is None and is_main_process():  # before the model load: never mix two runs' files
+            refuse_reused_run_dir(run_dir, NEW_RUN_HINT)
+        seed_everything(int(cfg.seed))
+        policy, slot_token_id = load_before_training(cfg, task, train_dataset)
+    except BaseException:  # nothing but Hydra's files is in the run directory yet
         discard_unstarted_run(run_dir)
         raise
     before: dict[str, Any] = {}
@@ -74,13 +81,14 @@ def run(cfg: DictConfig) -> float | None:
         run_dir = resume_point.run_dir
         before = rewind_metrics(run_dir / "metrics.jsonl", resume_point.step, write=is_main_process())
         print(f"Resuming {run_dir} from {resume_point.checkpoint.name}")
-    seed_everything(int(cfg.seed))
 
     experiment = experiment_choice()
     tracker = Tracker(run_dir, resolved["logger"], {**resolved, "experiment": experiment}, run_name=str(cfg.run_name))
     exit_code = 1
     try:
-        summary = train_and_evaluate(cfg, task, train_dataset, eval_dataset, run_dir, tracker, resume_point, before)
+        summary = train_and_evaluate(
+            cfg, task, policy, slot_token_id, train_dataset, eval_dataset, run_dir, tracker, resume_point, before
+        )
         summary.update(
             {"experiment": experiment, "config_hash": config_hash, "wall_time_s": time.perf_counter() - started}
         )
@@ -94,8 +102,26 @@ def run(cfg: DictConfig) -> float | None:
     return float(summary[metric]) if metric and summary.get(metric) is not None else None
 
 
+def load_before_training(cfg, task, train_dataset) -> tuple[Policy, int | None]:
+    """The model and tokenizer, and the slot token resolved against that tokenizer: the last steps that can refuse
+    a run, so they come before any run file is written (a failure leaves no run directory)."""
+    load_start = time.perf_counter()
+    policy = load_policy(cfg.model, task, cfg.paths.cache_dir, int(cfg.seed), train_dataset=train_dataset)
+    policy.info["load_s"] = time.perf_counter() - load_start
+    return policy, resolve_slot_token(cfg.recipe.get("slot_token"), policy.tokenizer)
+
+
 def train_and_evaluate(
-    cfg, task, train_dataset, eval_dataset, run_dir: Path, tracker: Tracker, resume_point=None, before=None
+    cfg,
+    task,
+    policy: Policy,
+    slot_token_id: int | None,
+    train_dataset,
+    eval_dataset,
+    run_dir: Path,
+    tracker: Tracker,
+    resume_point=None,
+    before=None,
 ) -> dict[str, Any]:
     recipe = cfg.recipe
     reward_funcs, reward_weights = build_reward_functions(OmegaConf.to_container(recipe.rewards, resolve=True))
@@ -103,14 +129,12 @@ def train_and_evaluate(
     aux_spec = recipe.get("aux_loss")
     aux_loss = build_component(AUX_LOSSES, aux_spec, "recipe.aux_loss")
 
-    load_start = time.perf_counter()
-    policy = load_policy(cfg.model, task, cfg.paths.cache_dir, int(cfg.seed), train_dataset=train_dataset)
     summary: dict[str, Any] = {
         "recipe": recipe.name,
         "task": task.name,
         "model": cfg.model.name,
         "seed": int(cfg.seed),
-        "model_load_s": time.perf_counter() - load_start,
+        "model_load_s": policy.info.get("load_s"),
         "warm_start": policy.info.get("warm_start"),
     }
 
@@ -131,7 +155,7 @@ def train_and_evaluate(
         aux_loss=aux_loss,
         aux_loss_coef=float(aux_spec.get("coef", 1.0)) if aux_spec else 0.0,
         aux_loss_name=str(aux_spec.get("name")) if aux_spec else "aux",
-        slot_token_id=resolve_slot_token(recipe.get("slot_token"), policy.tokenizer),
+        slot_token_id=slot_token_id,
     )
     train_start = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=str(resume_point.checkpoint) if resume_point else None)
@@ -160,21 +184,6 @@ def train_and_evaluate(
         )
     )
     return summary
-
-
-def resolve_slot_token(token, tokenizer) -> int | None:
-    """``recipe.slot_token`` (a token string or an id) -> a vocabulary id, failing early on unknown tokens."""
-    if token is None:
-        return None
-    if isinstance(token, int):
-        token_id = token
-    else:
-        token_id = tokenizer.convert_tokens_to_ids(str(token))
-        if token_id is None or token_id == tokenizer.unk_token_id:
-            raise ConfigError(f"recipe.slot_token={token!r} is not a single token of this tokenizer")
-    if not 0 <= int(token_id) < len(tokenizer):
-        raise ConfigError(f"recipe.slot_token={token!r}: id {token_id} is outside the vocabulary ({len(tokenizer)})")
-    return int(token_id)
 
 
 def self_reward_spec(cfg, tokenizer, c_ref: float | None) -> SelfRewardSpec | None:
@@ -230,24 +239,6 @@ def run_evaluation(
         reliability_diagrams(records, run_dir / "eval", stage)
         tracker.log(named, step=step)
     return named
-
-
-def build_grpo_config(cfg: DictConfig, run_dir: Path, report_to: list[str], reward_weights: list[float]):
-    from trl import GRPOConfig
-
-    kwargs = OmegaConf.to_container(cfg.trainer, resolve=True)
-    deepspeed = OmegaConf.to_container(cfg.deepspeed, resolve=True).get("config") if cfg.get("deepspeed") else None
-    if deepspeed:
-        kwargs["deepspeed"] = deepspeed
-    return GRPOConfig(
-        output_dir=str(run_dir / "checkpoints"),
-        run_name=str(cfg.run_name),
-        seed=int(cfg.seed),
-        data_seed=int(cfg.seed),
-        report_to=report_to,
-        reward_weights=reward_weights,
-        **kwargs,
-    )
 
 
 def write_run_files(run_dir: Path, cfg: DictConfig, resolved: dict, config_hash: str) -> None:

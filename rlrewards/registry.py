@@ -8,31 +8,48 @@ plug in their own parts without touching this package.
 from __future__ import annotations
 
 import importlib
+import pkgutil
 from collections.abc import Callable, Iterator
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
 
-# Where the recipes register their rewards, estimators, losses and formats (rlrewards/recipes/<name>.py).
+# Where the recipes register their rewards, estimators, losses and formats: every module of this package
+# (rlrewards/recipes/<name>.py) is discovered and imported on first lookup; there is no list to keep.
 RECIPE_MODULES = ("rlrewards.recipes",)
+
+
+def import_submodules(package: str, suffix: str = "") -> list[str]:
+    """Import ``package`` and every module directly inside it whose name ends with ``suffix``; returns their names."""
+    root = importlib.import_module(package)
+    names = [
+        f"{package}.{info.name}"
+        for info in pkgutil.iter_modules(getattr(root, "__path__", []))
+        if info.name.endswith(suffix) and not info.name.startswith("_")
+    ]
+    for name in names:
+        importlib.import_module(name)
+    return names
 
 
 class Registry(Generic[T]):
     """A named collection of objects of one kind, with errors that list the known names."""
 
-    def __init__(self, kind: str, autoload: tuple[str, ...] = ()):
-        """``autoload``: modules imported on first lookup, where recipes register their parts (importing them
-        eagerly would be circular: recipe modules import the registries)."""
+    def __init__(self, kind: str, autoload: tuple[str, ...] = (), suffix: str = ""):
+        """``autoload``: packages whose modules (those whose name ends with ``suffix``) are imported on first lookup,
+        where recipes register their parts (importing them eagerly would be circular: recipe modules import the
+        registries)."""
         self.kind = kind
         self._entries: dict[str, T] = {}
         self._autoload = autoload
+        self._suffix = suffix
         self._loaded = not autoload
 
     def _load_plugins(self) -> None:
         if not self._loaded:
             self._loaded = True
-            for module in self._autoload:
-                importlib.import_module(module)
+            for package in self._autoload:
+                import_submodules(package, self._suffix)
 
     def register(self, name: str) -> Callable[[T], T]:
         def decorator(obj: T) -> T:

@@ -1,4 +1,3 @@
-"""One module per paper recipe. Importing this package registers every recipe's parts by name; the registries
-import it on their first lookup, so configs can name them without importing anything."""
-
-from rlrewards.recipes import laser, pure, rlcr, tempo  # noqa: F401
+"""One module per paper recipe, discovered: the registries import every module of this package on their first
+lookup (``rlrewards.registry.import_submodules``), and each module registers its parts by name. Light config checks
+live in ``<recipe>_checks.py`` modules, which import no ML library (``rlrewards.config.CONFIG_CHECKS``)."""

@@ -15,23 +15,19 @@ Reward ``laser_accuracy``: the official format gate before grading (RUCBM/LaSeR
 
 from __future__ import annotations
 
-import inspect
 import math
 from collections.abc import Mapping, Sequence
 from typing import Any
 
 import torch
-from omegaconf import DictConfig
 
 from rlrewards.algorithms.laser import class_weights, mixed_advantages, self_reward_scores
-from rlrewards.config import ConfigError
 from rlrewards.eval.metrics import self_verification_f1
 from rlrewards.rewards import REWARDS, completion_text
 from rlrewards.tasks.formats import get_answer_format
 from rlrewards.trainer.hooks import (
     ADVANTAGE_ESTIMATORS,
     AUX_LOSSES,
-    CONFIG_CHECKS,
     AdvantageOutput,
     AuxLossOutput,
     RolloutBatch,
@@ -172,41 +168,6 @@ def laser_estimator(
     estimate.state_dict = state_dict
     estimate.load_state_dict = load_state_dict
     return estimate
-
-
-@CONFIG_CHECKS.register("laser_warmups")
-def check_laser_warmups(cfg: DictConfig) -> None:
-    """Refuse a LaSeR run whose warm-ups outlast it: it would train as plain GRPO (or as -SWA) while still logging
-    self-verification metrics. Steps count from 0 to ``max_steps - 1``, so the self-reward loss trains iff
-    ``reasoning_warmup < max_steps`` and mixing starts iff ``reasoning_warmup + self_reward_warmup < max_steps``.
-    Skipped when ``trainer.max_steps <= 0`` (an epoch budget: the step count is known only once data is loaded)."""
-    advantage = cfg.recipe.get("advantage") or {}
-    if advantage.get("name") != "laser":
-        return
-    kwargs = advantage.get("kwargs") or {}
-    defaults = inspect.signature(laser_estimator).parameters
-    reasoning, self_reward = (
-        int(kwargs.get(key, defaults[key].default)) for key in ("reasoning_warmup", "self_reward_warmup")
-    )
-    if reasoning < 0 or self_reward < 0:
-        raise ConfigError(
-            f"recipe.advantage.kwargs.reasoning_warmup={reasoning} and self_reward_warmup={self_reward} must be >= 0"
-        )
-    max_steps = int(cfg.trainer.get("max_steps") or -1)
-    if max_steps <= 0:
-        return
-    prefix = "recipe.advantage.kwargs"
-    if reasoning >= max_steps:
-        raise ConfigError(
-            f"{prefix}.reasoning_warmup={reasoning} >= trainer.max_steps={max_steps}: the self-reward loss would "
-            "never train and this LaSeR run would be plain GRPO; lower the warm-up or raise trainer.max_steps"
-        )
-    if bool(kwargs.get("mix", defaults["mix"].default)) and reasoning + self_reward >= max_steps:
-        raise ConfigError(
-            f"{prefix}.reasoning_warmup={reasoning} + {prefix}.self_reward_warmup={self_reward} >= "
-            f"trainer.max_steps={max_steps}: the self-reward would never be mixed into the advantages; lower the "
-            "warm-ups, raise trainer.max_steps, or use recipe=laser_swa (no mixing) on purpose"
-        )
 
 
 @AUX_LOSSES.register("laser_self_reward")

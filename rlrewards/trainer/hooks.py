@@ -79,7 +79,6 @@ ADVANTAGE_ESTIMATORS: Registry[Callable[..., AdvantageEstimator]] = Registry(
 AUX_LOSSES: Registry[Callable[..., AuxiliaryLoss]] = Registry("auxiliary loss", autoload=RECIPE_MODULES)
 # Recipe checks that need more than the recipe group (e.g. warm-ups against trainer.max_steps): each takes the whole
 # config, returns for configs it does not apply to, and raises ConfigError; run by rlrewards.config.validate_config.
-CONFIG_CHECKS: Registry[Callable[[Any], None]] = Registry("config check", autoload=RECIPE_MODULES)
 
 
 @ADVANTAGE_ESTIMATORS.register("grpo")
