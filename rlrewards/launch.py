@@ -114,7 +114,7 @@ def override_value(value: str) -> str:
 
 
 def launch_error(message: str) -> Exception:
-    from rlrewards.config import ConfigError  # imported here: it loads torch, which rlrewards-launch does not need
+    from rlrewards.config import ConfigError
 
     return ConfigError(message)
 

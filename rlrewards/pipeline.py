@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import logging
-import shutil
 import sys
 import time
 from pathlib import Path
@@ -26,7 +25,13 @@ from rlrewards.models.loading import Policy, load_policy
 from rlrewards.plan import apply_paper_batch
 from rlrewards.resume import find_resume_point, rewind_metrics
 from rlrewards.rewards import build_reward_functions
-from rlrewards.rundir import atomic_replace_dir, atomic_write_json, atomic_write_text, refuse_reused_run_dir, run_files
+from rlrewards.rundir import (
+    atomic_replace_dir,
+    atomic_write_json,
+    atomic_write_text,
+    discard_unstarted_run,
+    refuse_reused_run_dir,
+)
 from rlrewards.tasks.base import DatasetRowError
 from rlrewards.tracking import JsonlMetricsCallback, Tracker, is_main_process
 from rlrewards.trainer import ADVANTAGE_ESTIMATORS, AUX_LOSSES, RecipeGRPOTrainer
@@ -277,12 +282,6 @@ def experiment_choice() -> str | None:
     if not HydraConfig.initialized():
         return None
     return HydraConfig.get().runtime.choices.get("experiment")
-
-
-def discard_unstarted_run(run_dir: Path) -> None:
-    """Remove a run directory that holds nothing but what Hydra created, so a rejected config leaves no run."""
-    if run_dir.is_dir() and not run_files(run_dir):
-        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 def print_summary(summary: dict[str, Any]) -> None:

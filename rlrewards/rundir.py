@@ -33,6 +33,13 @@ def run_files(run_dir: Path) -> list[str]:
     return sorted(p.name for p in run_dir.iterdir() if p.name not in HYDRA_FILES)
 
 
+def discard_unstarted_run(run_dir: Path | None) -> None:
+    """Remove a run directory that holds nothing but what Hydra created: a refused, failed-before-training or dry
+    run leaves no run behind (and a directory holding another run's files is never touched)."""
+    if run_dir is not None and run_dir.is_dir() and not run_files(run_dir):
+        shutil.rmtree(run_dir, ignore_errors=True)
+
+
 def refuse_reused_run_dir(run_dir: Path, how_to_proceed: str) -> None:
     """Raise a ConfigError when ``run_dir`` already holds files of an earlier run; nothing is touched."""
     found = run_files(run_dir)

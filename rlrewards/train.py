@@ -9,7 +9,6 @@ prints the plan, then the same plan as one JSON object on the last line of stdou
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import hydra
@@ -19,8 +18,6 @@ from rlrewards.launch import is_launched, train_in_child_processes
 
 # An absolute path: console scripts import this module by name, and Hydra would otherwise look for a package "conf".
 CONFIG_DIR = str(Path(__file__).resolve().parent.parent / "conf")
-# What Hydra writes into a job's directory before our code runs (as pipeline.discard_unstarted_run, which imports torch)
-HYDRA_FILES = {".hydra", "train.log"}
 
 
 @hydra.main(version_base="1.3", config_path=CONFIG_DIR, config_name="train")
@@ -29,6 +26,7 @@ def main(cfg: DictConfig) -> float | None:
     config (conf/launch/) the job trains in ``accelerate launch`` child processes instead, which never launch again."""
     from rlrewards.config import ConfigError
     from rlrewards.plan import check_run, format_plan
+    from rlrewards.rundir import discard_unstarted_run
 
     parent = cfg.get("launch") is not None and not is_launched()
     try:
@@ -53,12 +51,6 @@ def job_dir() -> Path | None:
     from hydra.core.hydra_config import HydraConfig
 
     return Path(HydraConfig.get().runtime.output_dir) if HydraConfig.initialized() else None
-
-
-def discard_unstarted_run(run_dir: Path | None) -> None:
-    """Remove a job directory that holds nothing but what Hydra created: a refused or dry run leaves no run."""
-    if run_dir is not None and run_dir.is_dir() and {p.name for p in run_dir.iterdir()} <= HYDRA_FILES:
-        shutil.rmtree(run_dir, ignore_errors=True)
 
 
 if __name__ == "__main__":

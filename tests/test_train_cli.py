@@ -5,7 +5,6 @@ import os
 import subprocess
 import sys
 
-import pytest
 from conftest import REPO_ROOT
 
 HEAVY = ("torch", "transformers", "trl", "datasets", "rlrewards.pipeline")
@@ -51,8 +50,6 @@ def test_help_answers_without_the_training_stack(tmp_path):
     assert imported(result) == []
 
 
-# slow only while rlrewards.config imports TRL (~10-40 s here); import-light, each answers in about 2 s
-@pytest.mark.slow
 def test_dry_run_prints_the_plan_as_json_and_leaves_no_run(tmp_path):
     run_dir = tmp_path / "outputs" / "the-run"
     args = ["experiment=laser/qwen2.5-7b", "dry_run=true", f"hydra.run.dir={run_dir}"]
@@ -72,7 +69,6 @@ def test_dry_run_prints_the_plan_as_json_and_leaves_no_run(tmp_path):
     assert "rlrewards.pipeline" not in imported(result)
 
 
-@pytest.mark.slow
 def test_a_config_error_is_refused_before_the_pipeline_and_leaves_no_run(tmp_path):
     run_dir = tmp_path / "outputs" / "bad"
     result = train_cli(["trainer.learning_rate=-1", f"hydra.run.dir={run_dir}"], tmp_path)
