@@ -7,7 +7,7 @@ after the solution's EOS:
 
 trained towards the verifier reward r_v in {0, 1} with a class-balanced MSE (coefficient alpha added to the policy
 loss), and optionally mixed into the GRPO advantage. Official code: RUCBM/LaSeR (verl fork); see
-shared/papers/laser.md. Its self-rewarding *advantages* read a log-prob from a forward pass that never inserted
+docs/papers/laser.md. Its self-rewarding *advantages* read a log-prob from a forward pass that never inserted
 z_c (``old_log_probs``), so the mixing there may be a silent no-op; here the scores come from a pass that really
 contains z_c.
 """
