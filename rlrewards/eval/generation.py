@@ -33,7 +33,7 @@ from rlrewards.eval.metrics import (
     summarize_calibration,
 )
 from rlrewards.eval.voting import majority_vote, max_confidence, weighted_majority_vote
-from rlrewards.rewards.checkers import CHECKERS
+from rlrewards.rewards.checkers import get_checker
 from rlrewards.tasks.formats import get_answer_format
 
 
@@ -214,7 +214,7 @@ def score_samples(dataset, samples: list[list[str]], answer_format: str) -> list
     fmt = get_answer_format(answer_format)
     records = []
     for row, row_samples in zip(dataset, samples):
-        checker = CHECKERS.get(row.get("checker") or "numeric")
+        checker = get_checker(row.get("checker") or "numeric")
         for k, text in enumerate(row_samples):
             predicted = fmt.extract_answer(text)
             stated = {"confidence": parse_confidence(text)} if fmt.states_confidence else {}
@@ -302,7 +302,7 @@ def rescue_missing(model, tokenizer, dataset, records: list[dict], answer_format
     for record, reply in zip(missing_answer, replies):
         record["extracted"] = fmt.extract_answer(f"<answer>{reply}</answer>")
         answer, checker = gold[record["id"]]
-        record["correct"] = bool(CHECKERS.get(checker)(record["extracted"], answer))
+        record["correct"] = bool(get_checker(checker)(record["extracted"], answer))
     missing_confidence = [r for r in records if not r["confidence_stated"]]
     replies = continue_greedily(
         model,
