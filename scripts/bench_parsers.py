@@ -36,8 +36,13 @@ CASES: dict[str, Callable[[int], str]] = {
     "unclosed_tags": lambda n: _fill(UNCLOSED, n),
     "digits": lambda n: _fill("1", n),
     "open_braces": lambda n: "\\boxed" + _fill("{", n - 6),
+    "open_think": lambda n: "<think>" + _fill("a", n - 7),  # think_answer's tempered tokens scan, then give back
+    "trailing_space": lambda n: "<think>x</think><answer>1</answer>" + _fill(" ", n - 35, "x"),
     "long_equation": lambda n: "1+1=" + _fill("1", n - 4),  # a PRM step whose result has 64 K digits
 }
+
+
+RAISED: dict[Callable, str] = {}  # parser -> the first exception it raised
 
 
 class _Slow(Exception):
@@ -73,6 +78,20 @@ def parsers() -> dict[str, Callable[[str], object]]:
     return found
 
 
+def best_time(fn: Callable[[str], object], text: str, cap: float, repeats: int = 5) -> float | None:
+    """The fastest of ``repeats`` calls (the machine is shared: the minimum is the parser's own cost); slow calls
+    (over 0.2 s) are not repeated; None when a call ran past ``cap``."""
+    best: float | None = None
+    for _ in range(repeats):
+        elapsed = time_call(fn, text, cap)
+        if elapsed is None:
+            return None
+        best = elapsed if best is None else min(best, elapsed)
+        if elapsed > 0.2:
+            break
+    return best
+
+
 def time_call(fn: Callable[[str], object], text: str, cap: float) -> float | None:
     signal.setitimer(signal.ITIMER_REAL, cap)
     start = time.perf_counter()
@@ -81,7 +100,7 @@ def time_call(fn: Callable[[str], object], text: str, cap: float) -> float | Non
     except _Slow:
         return None
     except Exception as err:  # noqa: BLE001 - a parser that raises is reported, not fatal to the benchmark
-        print(f"    raised {type(err).__name__}: {str(err)[:80]}")
+        RAISED.setdefault(fn, f"{type(err).__name__}: {str(err)[:70]}")
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
     return time.perf_counter() - start
@@ -99,14 +118,16 @@ def main() -> None:
         for case, make in CASES.items():
             times: list[float | None] = []
             for kb in SIZES_KB:
-                elapsed = time_call(fn, make(kb * 1024), args.cap) if not times or times[-1] is not None else None
+                elapsed = best_time(fn, make(kb * 1024), args.cap) if not times or times[-1] is not None else None
                 times.append(elapsed)
             if worst is None or _key(times) > _key(worst[1]):
                 worst = (case, times)
         case, times = worst
-        cells = "".join(f"{t * 1000:>9.1f}ms" if t is not None else f"{'>' + str(args.cap) + 's':>11}" for t in times)
+        cells = "".join(f"{t * 1000:>9.2f}ms" if t is not None else f"{'>' + str(args.cap) + 's':>11}" for t in times)
         ratio = f"{times[-1] / times[0]:6.1f}" if times[0] and times[-1] is not None else "   n/a"
         print(f"{name:<44}{case:<15}{cells}  {ratio}")
+        if fn in RAISED:
+            print(f"    raised {RAISED[fn]}")
 
 
 def _key(times: list[float | None]) -> tuple[int, float]:

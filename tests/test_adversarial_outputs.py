@@ -162,6 +162,8 @@ WORST_CASES = {
     "long_equation_step": "1+1=" + _fill("1", KB64 - 4),
     "nul_bytes": _fill("\x00", KB64),
     "whitespace_before_tags": _fill("</think>" + " " * 1000, KB64, "<answer>"),
+    "open_think": "<think>" + _fill("a", KB64 - 7),
+    "trailing_space": "<think>x</think><answer>1</answer>" + _fill(" ", KB64 - 35, "x"),
 }
 
 
