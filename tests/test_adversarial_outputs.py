@@ -13,6 +13,7 @@ regex engine checks signals, so a backtracking regex is interrupted too. Linear 
 from __future__ import annotations
 
 import inspect
+import itertools
 import math
 import re
 import signal
@@ -84,8 +85,9 @@ def _reward_targets(name: str) -> dict[str, Callable[[str], bool]]:
         extra = {"answer_format": fmt_name} if fmt_name else {}
 
         def call(text, fn=fn, extra=extra):
-            n = len(GOLDS) * len(CHECKERS.names())
-            rows = [(gold, checker) for gold in GOLDS for checker in CHECKERS.names()]
+            # one row per checker (each checker meets every gold in its own target below)
+            rows = list(zip(itertools.cycle(GOLDS), CHECKERS.names()))
+            n = len(rows)
             scores = fn(
                 prompts=["q"] * n,
                 completions=[[{"role": "assistant", "content": text}]] * n,
