@@ -33,6 +33,7 @@ def _fill(unit: str, size: int, tail: str = "") -> str:
 
 CASES: dict[str, Callable[[int], str]] = {
     "tabc_block": lambda n: _fill(TABC_BLOCK, n, "x"),  # the case: every block matches, the end does not
+    "tabc_block_closed": lambda n: _fill(TABC_BLOCK, n - len(TABC_BLOCK)) + TABC_BLOCK,  # well formed: full scan
     "unclosed_tags": lambda n: _fill(UNCLOSED, n),
     "digits": lambda n: _fill("1", n),
     "open_braces": lambda n: "\\boxed" + _fill("{", n - 6),
