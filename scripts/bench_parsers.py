@@ -113,7 +113,7 @@ def main() -> None:
     args = parser.parse_args()
     signal.signal(signal.SIGALRM, _alarm)
     header = "".join(f"{kb:>9}KB" for kb in SIZES_KB)
-    print(f"{'parser':<44}{'worst case':<15}{header}  64/8")
+    print(f"{'parser':<44}{'worst case':<19}{header}  64/8")
     for name, fn in parsers().items():
         worst: tuple[str, list[float | None]] | None = None
         for case, make in CASES.items():
@@ -126,7 +126,7 @@ def main() -> None:
         case, times = worst
         cells = "".join(f"{t * 1000:>9.2f}ms" if t is not None else f"{'>' + str(args.cap) + 's':>11}" for t in times)
         ratio = f"{times[-1] / times[0]:6.1f}" if times[0] and times[-1] is not None else "   n/a"
-        print(f"{name:<44}{case:<15}{cells}  {ratio}")
+        print(f"{name:<44}{case:<19}{cells}  {ratio}")
         if fn in RAISED:
             print(f"    raised {RAISED[fn]}")
 
