@@ -15,9 +15,8 @@ are malformed.
 from __future__ import annotations
 
 import math
-import re
 
-_CONFIDENCE_RE = re.compile(r"<confidence>(.*?)</confidence>", re.DOTALL)
+from rlrewards.tasks.tags import last_tag_content
 
 
 def parse_confidence(text: str) -> float | None:
@@ -25,10 +24,10 @@ def parse_confidence(text: str) -> float | None:
     outside [0, 1]."""
     if not isinstance(text, str):
         return None
-    matches = _CONFIDENCE_RE.findall(text)
-    if not matches:
+    content = last_tag_content(text, "<confidence>", "</confidence>")  # linear; findall was quadratic
+    if content is None:
         return None
-    raw = matches[-1].strip()
+    raw = content.strip()
     if len(raw) > 64:  # a number, not an essay; also bounds float() on hostile input
         return None
     try:

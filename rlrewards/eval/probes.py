@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from rlrewards.algorithms.rlcr import parse_confidence
-from rlrewards.rewards.checkers import CHECKERS
+from rlrewards.rewards.checkers import get_checker
 from rlrewards.tasks.formats import get_answer_format
 from rlrewards.tasks.prompts import read_text_value
 
@@ -114,7 +114,7 @@ def rescue_missing(
         tagged = f"<answer> {reply} </answer>"
         record["extracted"] = get_answer_format("answer_tag").extract_answer(tagged)
         answer, checker = gold[record["id"]]
-        record["correct"] = bool(CHECKERS.get(checker)(record["extracted"], answer))
+        record["correct"] = bool(get_checker(checker)(record["extracted"], answer))
         said[id(record)] += tagged  # the confidence probe sees the answer it gave (not the answer probe)
     missing_confidence = [r for r in records if not r["confidence_stated"]]
     prefixes = [said[id(r)] + probes.confidence for r in missing_confidence]

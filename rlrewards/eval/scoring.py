@@ -18,7 +18,7 @@ from rlrewards.eval.metrics import (
     summarize_calibration,
 )
 from rlrewards.eval.voting import majority_vote, max_confidence, weighted_majority_vote
-from rlrewards.rewards.checkers import CHECKERS
+from rlrewards.rewards.checkers import get_checker
 from rlrewards.tasks.formats import get_answer_format
 
 
@@ -27,7 +27,7 @@ def score_samples(dataset, samples: list[list[str]], answer_format: str) -> list
     fmt = get_answer_format(answer_format)
     records = []
     for row, row_samples in zip(dataset, samples):
-        checker = CHECKERS.get(row.get("checker") or "numeric")
+        checker = get_checker(row.get("checker") or "numeric")
         for k, text in enumerate(row_samples):
             predicted = fmt.extract_answer(text)
             stated = {"confidence": parse_confidence(text)} if fmt.states_confidence else {}

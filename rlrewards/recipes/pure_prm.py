@@ -52,11 +52,12 @@ PROCESS_REWARD_MODELS: Registry = Registry("process reward model")
 
 _STEP = re.compile(r"^\s*(-?\d+)\s*([+\-*])\s*(-?\d+)\s*=\s*(-?\d+)\s*$")
 _TRIVIAL = re.compile(r"^\s*(-?\d+)(\s*=\s*\1)*\s*$")
+MAX_STEP_CHARS = 200  # an "a op b = c" step is short; longer text is not one (and int() refuses > 4300 digits)
 
 
 def _arith_step_correct(text: str, previous_result: int | None) -> tuple[bool | None, int | None]:
     """(is the step right?, its result). None when the step is not an arithmetic step."""
-    match = _STEP.match(text)
+    match = _STEP.match(text) if len(text) <= MAX_STEP_CHARS else None
     if not match:
         return None, previous_result
     a, op, b, c = int(match[1]), match[2], int(match[3]), int(match[4])

@@ -9,6 +9,7 @@ several processes each logs its local part of the generation batch and the logge
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -31,12 +32,21 @@ def _graded(completions, answer, answer_format: str, kwargs: Mapping[str, Any]):
     return well_formed, confidences, correct
 
 
+def _score(value, ok: bool, q: float | None, c: bool | None, malformed: float) -> float:
+    """``value(c, q)`` for a well-formed completion with a valid confidence, ``malformed`` otherwise; NaN (scored
+    as invalid and counted by ``SafeReward``) when the checker could not grade a well-formed one."""
+    if not ok or q is None:
+        return malformed
+    return math.nan if c is None else value(c, q)
+
+
 def _log_calibration(kwargs: Mapping[str, Any], well_formed, confidences, correct) -> None:
     log_metric = kwargs.get("log_metric")
     if not callable(log_metric) or not correct:
         return
     stated = [(q, c) for ok, q, c in zip(well_formed, confidences, correct) if ok]
     log_metric("rlcr/format_failure_rate", 1.0 - len(stated) / len(correct))
+    stated = [(q, c) for q, c in stated if c is not None]  # calibration needs a verdict
     if stated:
         qs, cs = [q for q, _ in stated], [c for _, c in stated]
         log_metric("rlcr/mean_confidence", sum(qs) / len(qs))
@@ -50,7 +60,7 @@ def brier(prompts, completions, answer, answer_format: str = "tabc", **kwargs) -
     """``1 - (q - correct)^2`` for well-formed completions with a valid confidence, else 0 (official semantics)."""
     well_formed, confidences, correct = _graded(completions, answer, answer_format, kwargs)
     _log_calibration(kwargs, well_formed, confidences, correct)
-    return [brier_reward(c, q) if ok and q is not None else 0.0 for ok, q, c in zip(well_formed, confidences, correct)]
+    return [_score(brier_reward, ok, q, c, 0.0) for ok, q, c in zip(well_formed, confidences, correct)]
 
 
 @REWARDS.register("rlcr_single")
@@ -58,10 +68,7 @@ def rlcr_single(prompts, completions, answer, answer_format: str = "tabc", **kwa
     """The paper's ``correct - (q - correct)^2``; malformed completions score -1, the reward's floor."""
     well_formed, confidences, correct = _graded(completions, answer, answer_format, kwargs)
     _log_calibration(kwargs, well_formed, confidences, correct)
-    return [
-        rlcr_reward(c, q) if ok and q is not None else MALFORMED_RLCR_SCORE
-        for ok, q, c in zip(well_formed, confidences, correct)
-    ]
+    return [_score(rlcr_reward, ok, q, c, MALFORMED_RLCR_SCORE) for ok, q, c in zip(well_formed, confidences, correct)]
 
 
 _OPENING = (

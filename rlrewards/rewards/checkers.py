@@ -1,20 +1,38 @@
 """Answer checkers: compare an extracted prediction with the ground truth. They never raise and never hang.
 
 A dataset row names its checker in the ``checker`` column; ``CHECKERS`` maps that name to a function
-``(prediction: str | None, answer: str) -> bool``.
+``(prediction: str | None, answer: str) -> bool | None``. ``None`` means "could not be graded here" (only
+``math_verify`` off the main thread); rewards score it as invalid (counted in ``invalid_frac``).
+
+Row values are data, not code: ``get_checker`` looks up registered names only, never a dotted import path (the
+generic registry would import and call e.g. ``shutil.copyfile``). A custom checker is registered by name with
+``@CHECKERS.register("name")`` in a module imported before the data loads.
 """
 
 from __future__ import annotations
 
 import difflib
 import json
+import logging
 import re
 import threading
+from collections.abc import Callable
 from decimal import Decimal, InvalidOperation
 
 from rlrewards.registry import RECIPE_MODULES, Registry
 
+log = logging.getLogger(__name__)
+
 CHECKERS: Registry = Registry("answer checker", autoload=RECIPE_MODULES)
+Checker = Callable[[str | None, str], bool | None]
+
+
+def get_checker(name: str) -> Checker:
+    """The registered checker ``name``; KeyError listing the known names otherwise (dotted paths are not imported)."""
+    if isinstance(name, str) and name in CHECKERS:
+        return CHECKERS.get(name)
+    raise KeyError(f"Unknown answer checker {name!r}. Known: {', '.join(CHECKERS.names())}")
+
 
 MAX_ANSWER_CHARS = 200  # longer "answers" are never right and only cost parser time
 # Power towers and huge exponents make sympy evaluate giant integers in C, where no signal can interrupt it.
@@ -46,13 +64,18 @@ def looks_hostile(text: str) -> bool:
     return len(text) > MAX_ANSWER_CHARS or _HOSTILE_POWER.search(text) is not None
 
 
+_THREAD_FALLBACK_WARNED = threading.Event()
+
+
 @CHECKERS.register("math_verify")
-def math_verify_match(prediction: str | None, answer: str, timeout_seconds: int = 2) -> bool:
+def math_verify_match(prediction: str | None, answer: str, timeout_seconds: int = 2) -> bool | None:
     """Symbolic equivalence with math-verify, bounded in time.
 
-    Strings that could make sympy compute astronomically large numbers are rejected before parsing; the rest runs
-    under math-verify's own alarm-based timeouts, which only work on the main thread, so elsewhere we fall back to
-    numeric matching.
+    Strings that could make sympy compute astronomically large numbers (or longer than ``MAX_ANSWER_CHARS``) are
+    rejected before parsing; the rest runs under math-verify's own alarm-based timeouts. Those only work on the
+    main thread, and without them nothing bounds sympy, so off the main thread only numeric equality is decided:
+    a numeric match is True, anything else is ``None`` ("not graded"; rewards count it in ``invalid_frac``), with
+    one warning per process.
     """
     if not isinstance(prediction, str) or not prediction.strip():
         return False
@@ -61,7 +84,8 @@ def math_verify_match(prediction: str | None, answer: str, timeout_seconds: int 
     if looks_hostile(prediction):
         return False
     if threading.current_thread() is not threading.main_thread():
-        return False
+        _warn_thread_fallback()
+        return None
     try:
         from math_verify import parse, verify
 
@@ -72,6 +96,15 @@ def math_verify_match(prediction: str | None, answer: str, timeout_seconds: int 
         return bool(verify(gold, predicted, timeout_seconds=timeout_seconds))
     except Exception:  # noqa: BLE001 - model output is untrusted; any parser failure means "not correct"
         return False
+
+
+def _warn_thread_fallback() -> None:
+    if not _THREAD_FALLBACK_WARNED.is_set():
+        _THREAD_FALLBACK_WARNED.set()
+        log.warning(
+            "math_verify checker called off the main thread: its timeouts need the main thread, so only numeric "
+            "answers are graded there; the others score as invalid (rewards/<name>/invalid_frac)"
+        )
 
 
 def _as_latex(text: str) -> str:
@@ -171,7 +204,7 @@ def option_match(prediction: str | None, answer: str) -> bool:
     """RLCR's multiple-choice golds, ``Option C which is : text`` / ``Option C which is [text]``: right when the
     prediction names the letter (``C``, ``(C)``, ``Option C``, ``C) text``) or is the option's text. The official
     evaluation asks an LLM judge (Llama-3.1-8B-Instruct) instead; this rule is deterministic and offline."""
-    if not isinstance(prediction, str) or not prediction.strip():
+    if not isinstance(prediction, str) or not prediction.strip() or len(prediction) > 10 * MAX_ANSWER_CHARS:
         return False
     gold = _OPTION_GOLD.match(str(answer))
     if gold is None:

@@ -16,7 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from rlrewards.registry import RECIPE_MODULES, Registry
-from rlrewards.rewards.checkers import CHECKERS
+from rlrewards.rewards.checkers import get_checker
 from rlrewards.tasks.formats import get_answer_format
 
 log = logging.getLogger(__name__)
@@ -122,11 +122,12 @@ def accuracy_reward(
 
     The row's ``checker`` column names the checker (``numeric`` by default). Completions with no answer tag score
     0 and are counted in ``rewards/accuracy/no_answer_frac``. ``format_gated``: malformed completions score 0 even
-    with a right answer (RLCR's official accuracy reward).
+    with a right answer (RLCR's official accuracy reward). A completion the checker could not grade (None) is NaN
+    here, which ``SafeReward`` scores 0 and counts in ``rewards/accuracy/invalid_frac``.
     """
     fmt = get_answer_format(answer_format)
     correct = grade_completions(completions, answer, kwargs, fmt)
-    scores = [float(c) for c in correct]
+    scores = [math.nan if c is None else float(c) for c in correct]
     if format_gated:
         scores = [score if fmt.is_well_formed(completion_text(c)) else 0.0 for score, c in zip(scores, completions)]
     missing = sum(fmt.extract_answer(completion_text(c)) is None for c in completions)
@@ -169,13 +170,15 @@ def visible_accuracy_reward(
     return scores
 
 
-def grade_completions(completions, answer, kwargs: Mapping[str, Any], fmt) -> list[bool]:
-    """Whether each completion's extracted answer matches its row's ground truth under the row's checker."""
+def grade_completions(completions, answer, kwargs: Mapping[str, Any], fmt) -> list[bool | None]:
+    """Whether each completion's extracted answer matches its row's ground truth under the row's checker; None
+    where the checker could not grade it. An unregistered checker name raises KeyError (never imported)."""
     checkers = _column(kwargs, "checker", len(completions), "numeric")
-    return [
-        bool(CHECKERS.get(checker)(fmt.extract_answer(completion_text(completion)), gold))
-        for completion, gold, checker in zip(completions, answer, checkers)
-    ]
+    graded = []
+    for completion, gold, checker in zip(completions, answer, checkers):
+        verdict = get_checker(checker)(fmt.extract_answer(completion_text(completion)), gold)
+        graded.append(None if verdict is None else bool(verdict))
+    return graded
 
 
 @REWARDS.register("format")

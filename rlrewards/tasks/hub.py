@@ -22,7 +22,7 @@ from typing import Any
 
 from datasets import Dataset, load_dataset
 
-from rlrewards.rewards.checkers import CHECKERS
+from rlrewards.rewards.checkers import get_checker
 from rlrewards.tasks.base import check_split, validate_rows
 from rlrewards.tasks.formats import last_boxed
 from rlrewards.tasks.prompts import resolve_system_prompt
@@ -97,7 +97,7 @@ class HubMathTask:
     answer_format: str = "think_answer"
     prompt_template: str = "{problem}\n\nReason step by step and give the final answer as <answer>...</answer>."
     system_prompt: str | None = None  # a registered name (rlrewards.tasks.prompts) or literal text
-    checker: str = "math_verify"  # how completions are graded: a CHECKERS name
+    checker: str = "math_verify"  # how completions are graded: a registered CHECKERS name (no import paths)
     extra_fields: list[str] = field(default_factory=list)  # copied as is; "a.b" becomes column "b"
     # None: no ground_truth_visible column. A fraction: that share of the rows is marked visible (seeded, exact count).
     visible_answer_fraction: float | None = None
@@ -112,7 +112,7 @@ class HubMathTask:
         if self.answer_extractor not in ANSWER_EXTRACTORS:
             raise ValueError(f"task.answer_extractor={self.answer_extractor!r}. Known: {', '.join(ANSWER_EXTRACTORS)}")
         try:
-            CHECKERS.get(self.checker)
+            get_checker(self.checker)
         except KeyError as err:
             raise ValueError(f"task.checker: {err.args[0]}") from None
         if self.visible_answer_fraction is not None and not 0.0 <= float(self.visible_answer_fraction) <= 1.0:
@@ -193,4 +193,4 @@ class HubMathTask:
         return Dataset.from_list(rows)
 
     def check(self, prediction: str | None, answer: str) -> bool:
-        return bool(CHECKERS.get(self.checker)(prediction, answer))
+        return bool(get_checker(self.checker)(prediction, answer))
