@@ -22,11 +22,17 @@ def stub_training(monkeypatch):
     """Replace model loading, training and evaluation; record what each run was asked to do."""
     calls = []
 
-    def train_and_evaluate(cfg, task, train, evaluation, run_dir, tracker, resume_point=None, before=None):
+    def load_before_training(cfg, task, train_dataset):
+        return None, None
+
+    def train_and_evaluate(
+        cfg, task, policy, slot_token_id, train, evaluation, run_dir, tracker, resume_point=None, before=None
+    ):
         calls.append({"run_dir": Path(run_dir), "resume_point": resume_point, "seed": int(cfg.seed)})
         tracker.log({"train/loss": 1.0}, step=1)
         return {"eval/accuracy_greedy": 0.25, "seed": int(cfg.seed)}
 
+    monkeypatch.setattr(pipeline, "load_before_training", load_before_training)
     monkeypatch.setattr(pipeline, "train_and_evaluate", train_and_evaluate)
     return calls
 

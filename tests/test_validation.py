@@ -108,6 +108,10 @@ def test_a_failure_at_model_load_removes_the_run_dir(tmp_path, monkeypatch):
     assert not run_dir.exists()
 
 
+# debug=fast trains 2 steps: LaSeR's warm-ups must end before that or the run is refused for them first
+SHORT_WARMUPS = ["recipe.advantage.kwargs.reasoning_warmup=0", "recipe.advantage.kwargs.self_reward_warmup=1"]
+
+
 def test_a_slot_token_the_loaded_tokenizer_lacks_is_named_and_leaves_no_run(tmp_path, monkeypatch):
     from rlrewards.models.loading import Policy
     from rlrewards.models.tiny import build_tiny_tokenizer
@@ -115,7 +119,9 @@ def test_a_slot_token_the_loaded_tokenizer_lacks_is_named_and_leaves_no_run(tmp_
     run_dir = tmp_path / "run"
     (run_dir / ".hydra").mkdir(parents=True)
     # a hub model's tokenizer is known only once loaded: the check runs right after the load, before any run file
-    cfg = compose_train(["debug=fast", "recipe=laser", "model=qwen2.5-0.5b", "recipe.slot_token='<|vision_start|>'"])
+    cfg = compose_train(
+        ["debug=fast", "recipe=laser", "model=qwen2.5-0.5b", "recipe.slot_token='<|vision_start|>'", *SHORT_WARMUPS]
+    )
     cfg.paths.output_dir = str(run_dir)
     monkeypatch.setattr("rlrewards.pipeline.load_policy", lambda *a, **k: Policy(None, build_tiny_tokenizer()))
     with pytest.raises(ConfigError, match=r"recipe.slot_token='<\|vision_start\|>' is not a single token"):
