@@ -55,3 +55,24 @@ def max_confidence(answers: Sequence[Hashable], confidences: Sequence[float]) ->
         if answer is not None and q > best_q:
             best, best_q = answer, q
     return best
+
+
+def borda_vote(answers: Sequence[Hashable], scores: Sequence[float], power: float = 0.5) -> Hashable | None:
+    """Borda voting over answers ranked by a per-sample score (self-certainty's selection, Kang et al., 2025).
+
+    The N samples are ranked by score, highest first (rank 1; equal scores keep sample order, NaN ranks last); the
+    sample at rank r adds ``(N - r + 1) ** power`` to its answer, and the answer with the most votes wins, ties to the
+    answer seen first. ``None`` answers add nothing but still count in N, as in the official
+    ``src/voting_from_list.py`` (backprop07/Self-Certainty @ b17d021; its README uses power 0.5). power = 0 is
+    majority voting; a large power approaches picking the single highest-scoring sample.
+    """
+    answers, scores = _answers(answers), _weights(scores)
+    if len(answers) != len(scores):
+        raise ValueError(f"{len(answers)} answers but {len(scores)} scores")
+    ranked = sorted(
+        range(len(scores)), key=lambda i: scores[i] if scores[i] == scores[i] else float("-inf"), reverse=True
+    )
+    votes = [0.0] * len(answers)
+    for rank, index in enumerate(ranked, start=1):
+        votes[index] = float(len(answers) - rank + 1) ** power
+    return weighted_majority_vote(answers, votes)
