@@ -10,8 +10,8 @@ samples the metrics also hold unbiased pass@k and maj@k. Every rate has a ``<met
 Finished samples are cached under ``cache_dir`` (default ``<run_dir>/eval_cache``), keyed by the checkpoint's
 identity, the chat-templated prompt, the decoding, the seed and the backend: running the same evaluation twice
 generates nothing the second time, and a killed evaluation resumes from its last finished batch. ``backend=vllm``
-generates, probes and scores LaSeR's self-reward with vLLM instead of HF (untested here: vllm is not installed on our
-machines).
+generates, and runs the recipes' evaluation hooks (``rlrewards.eval.hooks``), with vLLM instead of HF (untested
+here: vllm is not installed on our machines).
 """
 
 from __future__ import annotations
@@ -27,19 +27,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from rlrewards.config import ConfigError
 from rlrewards.eval.cache import SampleCache, checkpoint_identity
-from rlrewards.eval.generation import Engine, SelfRewardSpec, decodings_from_config, evaluate_split, hf_engine
+from rlrewards.eval.generation import Engine, decodings_from_config, evaluate_split, hf_engine
+from rlrewards.eval.hooks import EvaluationHook, HookSetup, select_hooks
 from rlrewards.eval.plots import reliability_diagrams
-from rlrewards.eval.probes import Probes, evaluation_probes
 from rlrewards.eval.trust import check_run_config
 from rlrewards.models.loading import load_pretrained
-from rlrewards.pipeline import self_reward_spec
-from rlrewards.rundir import (
-    atomic_write_json,
-    atomic_write_lines,
-    read_jsonl,
-    refuse_reused_run_dir,
-    require_writable_dir,
-)
+from rlrewards.rundir import atomic_write_json, atomic_write_lines, refuse_reused_run_dir, require_writable_dir
 from rlrewards.train import CONFIG_DIR
 from rlrewards.trainer.recipe_trainer import load_recipe_state
 
@@ -50,11 +43,10 @@ BACKENDS = ("hf", "vllm")
 class Generation:
     """What every task of one evaluation generates and scores with."""
 
-    engine: Engine  # sampling, RLCR's probes and LaSeR's scoring, all on the chosen backend
+    engine: Engine  # sampling and what the hooks run on it, all on the chosen backend
     tokenizer: Any
     cache: SampleCache | None
-    self_reward: SelfRewardSpec | None
-    probes: Probes | None  # RLCR's answer/confidence probes, for every answer format when configured
+    hooks: list[EvaluationHook]  # the recipes' hooks that apply to this evaluation (rlrewards.eval.hooks)
 
 
 def evaluate_run(cfg: DictConfig) -> dict[str, Any]:
@@ -107,8 +99,8 @@ def require_vllm() -> None:
 
 
 def load_generation(cfg: DictConfig, train_cfg: DictConfig, run_dir: Path, checkpoint: str, backend: str) -> Generation:
-    """The checkpoint as an engine for ``backend`` (no HF model with vLLM), the probes, and the cache."""
-    probes = run_probes(cfg, train_cfg)  # a probe file that cannot be read fails before any model loads
+    """The checkpoint as an engine for ``backend`` (no HF model with vLLM), the evaluation hooks, and the cache."""
+    hooks = evaluation_hooks(cfg, train_cfg, run_dir, checkpoint)  # a bad hook setting fails before any model loads
     if backend == "hf":
         model, tokenizer = load_pretrained(checkpoint, dtype="auto")
         if torch.cuda.is_available():  # from_pretrained loads onto the CPU; generate there only without a GPU
@@ -121,22 +113,17 @@ def load_generation(cfg: DictConfig, train_cfg: DictConfig, run_dir: Path, check
 
         tokenizer = AutoTokenizer.from_pretrained(checkpoint)
         engine = vllm_engine(checkpoint, tokenizer, seed=int(cfg.seed))
-    self_reward = self_reward_spec(train_cfg, tokenizer, measured_c_ref(checkpoint, run_dir))
     cache = None
     if cfg.get("cache_dir"):
         cache = SampleCache(Path(str(cfg.cache_dir)), checkpoint_identity(checkpoint), backend)
-    return Generation(engine, tokenizer, cache, self_reward, probes)
+    return Generation(engine, tokenizer, cache, hooks)
 
 
-def run_probes(cfg: DictConfig, train_cfg: DictConfig) -> Probes | None:
-    """``probes`` of this evaluation (``suite=rlcr`` sets it: every run is probed, as the official evaluation
-    probes every model), else the run's own ``evaluation.probes`` (RLCR's recipes set it), else confidence formats
-    only (``evaluation_probes``)."""
-    key, spec = "probes", cfg.get("probes")
-    if spec is None:
-        key, spec = "evaluation.probes (the run's config.yaml)", (train_cfg.get("evaluation") or {}).get("probes")
-    container = OmegaConf.to_container(spec, resolve=True) if OmegaConf.is_config(spec) else spec
-    return evaluation_probes(container, str(train_cfg.recipe.answer_format), key)
+def evaluation_hooks(cfg: DictConfig, train_cfg: DictConfig, run_dir: Path, checkpoint: str) -> list[EvaluationHook]:
+    """The hooks that apply, asked with this evaluation's config, the run's, and the recipe state saved with the
+    evaluated model (``recipe_state.json``; {} for a hub id or a model saved without one)."""
+    state = load_recipe_state(checkpoint) if Path(checkpoint).is_dir() else {}
+    return select_hooks(HookSetup(run_config=train_cfg, eval_config=cfg, recipe_state=state, run_dir=run_dir))
 
 
 def evaluate_task(cfg, spec, task, train_cfg, generation: Generation, out: Path, checkpoint: str) -> dict[str, Any]:
@@ -156,8 +143,7 @@ def evaluate_task(cfg, spec, task, train_cfg, generation: Generation, out: Path,
         getattr(task, "answer_format", None) or train_cfg.recipe.answer_format,  # task_overrides may set its own
         decodings,
         seed=int(cfg.seed),
-        self_reward=generation.self_reward,
-        probes=generation.probes,
+        hooks=generation.hooks,
         engine=generation.engine,
         cache=generation.cache,
         progress=bool(cfg.get("progress", False)),
@@ -221,20 +207,6 @@ def own_task_config(train_cfg: DictConfig, option: str) -> DictConfig | None:
     if own is None or own.get("name") != option:
         return None
     return OmegaConf.create(OmegaConf.to_container(own, resolve=True))
-
-
-def measured_c_ref(checkpoint: str | Path, run_dir: Path) -> float | None:
-    """The c_ref a LaSeR run trained with: saved with the evaluated model or checkpoint (``recipe_state.json``);
-    for models saved before that file existed, the last ``train/laser/c_ref`` of the run's metrics log; else None."""
-    saved = load_recipe_state(checkpoint).get("c_ref") if Path(checkpoint).is_dir() else None
-    if saved is not None:
-        return float(saved)
-    metrics = run_dir / "metrics.jsonl"
-    value = None
-    if metrics.exists():
-        for record in read_jsonl(metrics):
-            value = record.get("train/laser/c_ref", value)
-    return value
 
 
 def print_benchmark_table(results: dict[str, dict]) -> None:

@@ -18,9 +18,9 @@ from hydra.utils import instantiate
 from omegaconf import DictConfig, OmegaConf
 
 from rlrewards.config import ConfigError, validate_config, validate_trainer_args
-from rlrewards.eval.generation import SelfRewardSpec, decodings_from_config, evaluate_split
+from rlrewards.eval.generation import decodings_from_config, evaluate_split
+from rlrewards.eval.hooks import EvaluationHook, HookSetup, select_hooks
 from rlrewards.eval.plots import reliability_diagrams
-from rlrewards.eval.probes import Probes, evaluation_probes
 from rlrewards.models.loading import Policy, load_policy
 from rlrewards.plan import apply_paper_batch
 from rlrewards.resume import find_resume_point, rewind_metrics
@@ -34,11 +34,10 @@ from rlrewards.rundir import (
 )
 from rlrewards.tasks.base import DatasetRowError
 from rlrewards.tracking import JsonlMetricsCallback, Tracker, is_main_process
-from rlrewards.trainer import ADVANTAGE_ESTIMATORS, AUX_LOSSES, RecipeGRPOTrainer
+from rlrewards.trainer import ADVANTAGE_ESTIMATORS, AUX_LOSSES, RecipeGRPOTrainer, recipe_trainer_options
 from rlrewards.trainer.hooks import build_component
 from rlrewards.utils.repro import package_versions, seed_everything, stable_hash
 from rlrewards.validation.heavy import build_grpo_config
-from rlrewards.validation.parts import resolve_slot_token
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +56,7 @@ def run(cfg: DictConfig) -> float | None:
         task = instantiate(cfg.task, _convert_="all")
         train_dataset = task.load_split("train")
         eval_dataset = _limit(task.load_split(cfg.evaluation.split), cfg.evaluation.get("limit"))
-        run_probes(cfg)  # a probe file that cannot be read fails here, before any model loads
+        evaluation_hooks(cfg)  # a bad setting of a recipe's evaluation hook fails here, before any model loads
     except (ConfigError, DatasetRowError, InstantiationException, TypeError, ValueError) as err:
         discard_unstarted_run(run_dir)
         raise ConfigError(str(err)) from err
@@ -73,7 +72,7 @@ def run(cfg: DictConfig) -> float | None:
         if resume_point is None and is_main_process():  # before the model load: never mix two runs' files
             refuse_reused_run_dir(run_dir, NEW_RUN_HINT)
         seed_everything(int(cfg.seed))
-        policy, slot_token_id = load_before_training(cfg, task, train_dataset)
+        policy, trainer_options = load_before_training(cfg, task, train_dataset)
     except BaseException:  # nothing but Hydra's files is in the run directory yet
         discard_unstarted_run(run_dir)
         raise
@@ -92,7 +91,7 @@ def run(cfg: DictConfig) -> float | None:
     exit_code = 1
     try:
         summary = train_and_evaluate(
-            cfg, task, policy, slot_token_id, train_dataset, eval_dataset, run_dir, tracker, resume_point, before
+            cfg, task, policy, trainer_options, train_dataset, eval_dataset, run_dir, tracker, resume_point, before
         )
         summary.update(
             {"experiment": experiment, "config_hash": config_hash, "wall_time_s": time.perf_counter() - started}
@@ -107,20 +106,21 @@ def run(cfg: DictConfig) -> float | None:
     return float(summary[metric]) if metric and summary.get(metric) is not None else None
 
 
-def load_before_training(cfg, task, train_dataset) -> tuple[Policy, int | None]:
-    """The model and tokenizer, and the slot token resolved against that tokenizer: the last steps that can refuse
-    a run, so they come before any run file is written (a failure leaves no run directory)."""
+def load_before_training(cfg, task, train_dataset) -> tuple[Policy, dict[str, Any]]:
+    """The model and tokenizer, and the recipe's trainer options resolved against that tokenizer
+    (``recipe_trainer_options``): the last steps that can refuse a run, so they come before any run file is written
+    (a failure leaves no run directory)."""
     load_start = time.perf_counter()
     policy = load_policy(cfg.model, task, cfg.paths.cache_dir, int(cfg.seed), train_dataset=train_dataset)
     policy.info["load_s"] = time.perf_counter() - load_start
-    return policy, resolve_slot_token(cfg.recipe.get("slot_token"), policy.tokenizer)
+    return policy, recipe_trainer_options(cfg.recipe, policy.tokenizer)
 
 
 def train_and_evaluate(
     cfg,
     task,
     policy: Policy,
-    slot_token_id: int | None,
+    trainer_options: dict[str, Any],
     train_dataset,
     eval_dataset,
     run_dir: Path,
@@ -160,7 +160,7 @@ def train_and_evaluate(
         aux_loss=aux_loss,
         aux_loss_coef=float(aux_spec.get("coef", 1.0)) if aux_spec else 0.0,
         aux_loss_name=str(aux_spec.get("name")) if aux_spec else "aux",
-        slot_token_id=slot_token_id,
+        **trainer_options,
     )
     train_start = time.perf_counter()
     result = trainer.train(resume_from_checkpoint=str(resume_point.checkpoint) if resume_point else None)
@@ -185,40 +185,20 @@ def train_and_evaluate(
             tracker,
             stage="after",
             step=int(result.global_step),
-            c_ref=trainer.recipe_state().get("c_ref"),  # the c_ref trained with (saved with the model)
+            recipe_state=trainer.recipe_state(),  # what the model was trained with (saved with it)
         )
     )
     return summary
 
 
-def self_reward_spec(cfg, tokenizer, c_ref: float | None) -> SelfRewardSpec | None:
-    """LaSeR's test-time scoring for recipes with a slot token, once c_ref is known (configured or measured)."""
-    recipe = cfg.recipe
-    if recipe.get("slot_token") is None:
-        return None
-    configured = (recipe.get("advantage") or {}).get("kwargs", {}).get("c_ref")
-    value = c_ref if c_ref is not None else configured
-    if value is None or value == "auto":
-        return None
-    return SelfRewardSpec(
-        slot_token_id=resolve_slot_token(recipe.slot_token, tokenizer),
-        c_ref=float(value),
-        beta_v=float(recipe.get("beta_v", 0.1)),
-    )
-
-
-def run_probes(cfg) -> Probes | None:
-    """RLCR's answer/confidence probes for this run's evaluations: ``evaluation.probes`` (every format), else
-    confidence formats only; none with ``evaluation.rescue_missing=false``."""
-    if not cfg.evaluation.get("rescue_missing", True):
-        return None
-    spec = cfg.evaluation.get("probes")
-    spec = OmegaConf.to_container(spec, resolve=True) if OmegaConf.is_config(spec) else spec
-    return evaluation_probes(spec, str(cfg.recipe.answer_format), "evaluation.probes")
+def evaluation_hooks(cfg, recipe_state: dict[str, Any] | None = None) -> list[EvaluationHook]:
+    """The recipes' evaluation hooks that apply to this run's evaluations (``rlrewards.eval.hooks``); after training,
+    asked with the trainer's recipe state."""
+    return select_hooks(HookSetup(run_config=cfg, recipe_state=recipe_state or {}))
 
 
 def run_evaluation(
-    cfg, policy, dataset, run_dir: Path, tracker: Tracker, stage: str, step: int, c_ref: float | None = None
+    cfg, policy, dataset, run_dir: Path, tracker: Tracker, stage: str, step: int, recipe_state: dict | None = None
 ) -> dict[str, float]:
     evaluation = cfg.evaluation
     decodings = decodings_from_config(evaluation.decodings, evaluation.max_new_tokens, evaluation.batch_size)
@@ -230,8 +210,7 @@ def run_evaluation(
         cfg.recipe.answer_format,
         decodings,
         seed=int(cfg.seed),
-        self_reward=self_reward_spec(cfg, policy.tokenizer, c_ref),
-        probes=run_probes(cfg),
+        hooks=evaluation_hooks(cfg, recipe_state),
     )
     prefix = "eval/before/" if stage == "before" else "eval/"
     named = {f"{prefix}{k}": v for k, v in metrics.items()}

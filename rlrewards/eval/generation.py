@@ -2,11 +2,11 @@
 
 An ``Engine`` is what an evaluation runs on one backend: its sampler (``sampler(texts, decoding, seed)`` yields,
 batch by batch, ``num_samples`` completions per chat-templated prompt text), greedy continuation of raw prefixes
-(RLCR's answer and confidence probes, ``rlrewards.eval.probes``) and the log-probability of one next token (LaSeR's
-self-reward, ``rlrewards.eval.self_reward``). ``hf_engine`` runs all three on an HF model; ``rlrewards.eval.
-vllm_engine.vllm_engine`` on one vLLM engine, so ``backend=vllm`` loads no HF model. ``cached_completions`` wraps any
-sampler with a ``SampleCache``: samples already on disk are reused, only the missing prompts are generated, and each
-finished batch is appended at once, so an interrupted evaluation resumes where it stopped.
+and the log-probability of one given next token, the last two for recipes' evaluation hooks
+(``rlrewards.eval.hooks``). ``hf_engine`` runs all three on an HF model; ``rlrewards.eval.vllm_engine.vllm_engine``
+on one vLLM engine, so ``backend=vllm`` loads no HF model. ``cached_completions`` wraps any sampler with a
+``SampleCache``: samples already on disk are reused, only the missing prompts are generated, and each finished batch
+is appended at once, so an interrupted evaluation resumes where it stopped.
 
 Scoring and aggregate metrics live in ``rlrewards.eval.scoring``; their names stay importable from here.
 """
@@ -22,8 +22,8 @@ import torch
 from tqdm.auto import tqdm
 
 from rlrewards.eval.cache import SampleCache, prompt_keys, resumed_seed
+from rlrewards.eval.hooks import EvaluationHook, HookContext, run_amend, run_score
 from rlrewards.eval.metrics import BOOTSTRAP_RESAMPLES
-from rlrewards.eval.probes import GreedyContinuer, Probes, probed_confidence, rescue_missing
 from rlrewards.eval.scoring import (
     accuracy_with_stderr,
     confidence_metrics,
@@ -33,27 +33,15 @@ from rlrewards.eval.scoring import (
     score_samples,
     with_decoding_name,
 )
-from rlrewards.eval.self_reward import (
-    NextTokenLogprobs,
-    SelfRewardSpec,
-    hf_next_token_logprobs,
-    self_reward_metrics,
-    self_reward_scores_for,
-)
 from rlrewards.tasks.formats import get_answer_format
 
-__all__ = [  # moved to probes / scoring / self_reward, still importable from here
+__all__ = [  # moved to scoring, still importable from here
     "accuracy_with_stderr",
     "confidence_metrics",
     "count_tokens",
-    "probed_confidence",
-    "rescue_missing",
     "sample_scaling",
     "sampling_metrics",
     "score_samples",
-    "self_reward_metrics",
-    "self_reward_scores_for",
-    "SelfRewardSpec",
 ]
 
 
@@ -88,6 +76,10 @@ def prompts_per_batch(decoding: DecodingConfig) -> int:
 
 # texts, decoding, seed -> per batch, num_samples completions for each text of the batch, in order
 TextSampler = Callable[[Sequence[str], DecodingConfig, int], Iterator[list[list[str]]]]
+# prefixes, max_new_tokens -> the greedy continuation of each prefix (special tokens removed)
+GreedyContinuer = Callable[[Sequence[str], int], list[str]]
+# token id sequences, token id -> log pi(token | sequence) for each sequence
+NextTokenLogprobs = Callable[[Sequence[list[int]], int], list[float]]
 
 
 def chat_texts(tokenizer, prompts: Sequence[list[dict]]) -> list[str]:
@@ -204,13 +196,37 @@ def continue_greedily(
     return _generate_texts(model, tokenizer, prefixes, batch_size, max_new_tokens=max_new_tokens, do_sample=False)
 
 
+@torch.no_grad()
+def hf_next_token_logprobs(
+    model, tokenizer, sequences: Sequence[list[int]], token_id: int, batch_size: int = 64
+) -> list[float]:
+    """One forward pass per batch of left-padded sequences; the log-softmax of the last position at ``token_id``."""
+    was_training = model.training
+    model.eval()
+    logprobs: list[float] = []
+    try:
+        for start in range(0, len(sequences), batch_size):
+            chunk = sequences[start : start + batch_size]
+            width = max(len(ids) for ids in chunk)
+            input_ids = torch.full((len(chunk), width), tokenizer.pad_token_id, dtype=torch.long)
+            attention = torch.zeros_like(input_ids)
+            for row, ids in enumerate(chunk):  # left padding: the last position is every row's last token
+                input_ids[row, width - len(ids) :] = torch.tensor(ids)
+                attention[row, width - len(ids) :] = 1
+            logits = model(input_ids=input_ids.to(model.device), attention_mask=attention.to(model.device)).logits
+            logprobs.extend(logits[:, -1].float().log_softmax(dim=-1)[:, token_id].cpu().tolist())
+    finally:
+        model.train(was_training)
+    return logprobs
+
+
 @dataclass(frozen=True)
 class Engine:
     """What an evaluation generates and scores with, all on one backend."""
 
     sample: TextSampler
-    continue_greedily: GreedyContinuer  # RLCR's probes
-    next_token_logprobs: NextTokenLogprobs  # LaSeR's self-reward
+    continue_greedily: GreedyContinuer
+    next_token_logprobs: NextTokenLogprobs
 
 
 def hf_engine(model, tokenizer) -> Engine:
@@ -228,8 +244,7 @@ def evaluate_split(
     answer_format: str,
     decodings: Sequence[DecodingConfig],
     seed: int = 0,
-    self_reward: SelfRewardSpec | None = None,
-    probes: Probes | None = None,
+    hooks: Sequence[EvaluationHook] = (),
     *,
     engine: Engine | None = None,
     sampler: TextSampler | None = None,
@@ -238,31 +253,25 @@ def evaluate_split(
     bootstrap_resamples: int = BOOTSTRAP_RESAMPLES,
 ) -> tuple[dict[str, float], list[dict]]:
     """Accuracy (avg@n, with its prompt-clustered standard error) and format adherence for each decoding config;
-    pass@k and maj@k with n > 1 samples; calibration when the format states a confidence or ``probes`` ask for
-    one; LaSeR's self-verification when ``self_reward`` is given. Every reported rate has a ``<metric>_stderr``
-    (see ``sampling_metrics``, ``confidence_metrics``, ``self_reward_metrics``).
+    pass@k and maj@k with n > 1 samples; calibration when the format states a confidence or a hook gives one; and
+    what the recipes' ``hooks`` add (``rlrewards.eval.hooks``: ``amend`` before these metrics, ``score`` after).
+    Every reported rate has a ``<metric>_stderr`` (see ``sampling_metrics``, ``confidence_metrics``).
 
-    ``probes`` (``rlrewards.eval.probes.evaluation_probes`` picks them): ask every completion that lacks an answer
-    or a confidence for it, whatever the format (RLCR's evaluation); None: no probing. Everything runs on
-    ``engine`` (default: ``hf_engine(model, tokenizer)``); ``sampler`` replaces its sampler. With ``cache``,
-    finished samples are reused (``cached_completions``)."""
+    Everything runs on ``engine`` (default: ``hf_engine(model, tokenizer)``); ``sampler`` replaces its sampler. With
+    ``cache``, finished samples are reused (``cached_completions``)."""
     engine = engine or hf_engine(model, tokenizer)
     if sampler is not None:
         engine = replace(engine, sample=sampler)
-    has_confidence = probes is not None or get_answer_format(answer_format).states_confidence
+    has_confidence = any(h.gives_confidence for h in hooks) or get_answer_format(answer_format).states_confidence
     metrics: dict[str, float] = {}
     all_records: list[dict] = []
-    prompts = list(dataset["prompt"])
-    texts = chat_texts(tokenizer, prompts)
+    texts = chat_texts(tokenizer, list(dataset["prompt"]))
     for decoding in decodings:
         samples = cached_completions(engine.sample, texts, decoding, seed, cache=cache, progress=progress)
         records = score_samples(dataset, samples, answer_format)
         count_tokens(tokenizer, records)
-        if probes is not None:
-            rescue_missing(engine.continue_greedily, tokenizer, dataset, records, probes)
-            metrics[f"answer_adherence_{decoding.name}"] = sum(r["answer_stated"] for r in records) / max(
-                len(records), 1
-            )
+        context = HookContext(engine, tokenizer, dataset, decoding, bootstrap_resamples)
+        metrics.update(with_decoding_name(run_amend(hooks, records, context), decoding.name))
         accuracy, stderr = accuracy_with_stderr([r["correct"] for r in records], [r["id"] for r in records])
         metrics[f"accuracy_{decoding.name}"] = accuracy
         metrics[f"accuracy_{decoding.name}_stderr"] = stderr
@@ -273,12 +282,6 @@ def evaluate_split(
             metrics.update(with_decoding_name(confidence_metrics(records, bootstrap_resamples), decoding.name))
             if decoding.num_samples > 1:
                 metrics.update(with_decoding_name(sample_scaling(records), decoding.name))
-        if self_reward is not None:
-            keyed = list(zip(prompts, dataset["id"]))
-            scores = self_reward_scores_for(engine.next_token_logprobs, tokenizer, keyed, records, self_reward)
-            for record, score in zip(records, scores):
-                record["self_reward"] = score
-            verification = self_reward_metrics(records, self_reward.threshold, bootstrap_resamples)
-            metrics.update(with_decoding_name(verification, decoding.name))
+        metrics.update(with_decoding_name(run_score(hooks, records, context), decoding.name))
         all_records.extend({**r, "decoding": decoding.name} for r in records)
     return metrics, all_records

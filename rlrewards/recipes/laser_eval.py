@@ -1,18 +1,27 @@
-"""LaSeR's test-time self-verification: the log-probability of the slot token after a finished solution.
+"""LaSeR's evaluation hook ``laser_self_reward``: test-time self-verification, the log-probability of the slot token
+after a finished solution.
 
 The scoring is backend-agnostic: ``self_reward_scores_for`` builds each sample's token ids (prompt, completion, EOS)
-and asks a ``NextTokenLogprobs`` function for log pi(z_c | ids): ``hf_next_token_logprobs`` runs one forward pass of
-an HF model; the vLLM engine (``rlrewards.eval.vllm_engine``) reads the same number from ``prompt_logprobs``.
+and asks the engine's ``NextTokenLogprobs`` for log pi(z_c | ids): one forward pass of an HF model
+(``rlrewards.eval.generation.hf_next_token_logprobs``), or ``prompt_logprobs`` on the vLLM engine.
+
+When the hook applies: the run has a ``recipe.slot_token`` and a known c_ref: the one it trained with (the
+estimator's state saved with the model, ``recipe_state.json``; for models saved before that file existed, the last
+``train/laser/c_ref`` of the run's metrics log, read by ``rlrewards-eval`` only), else a number configured as
+``recipe.advantage.kwargs.c_ref`` (``auto`` before its measurement: no scoring).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import partial
+from pathlib import Path
 
 import torch
 
+from rlrewards.eval.generation import NextTokenLogprobs
+from rlrewards.eval.hooks import EVALUATION_HOOKS, EvaluationHook, HookContext, HookSetup
 from rlrewards.eval.metrics import (
     BOOTSTRAP_RESAMPLES,
     auroc,
@@ -21,9 +30,9 @@ from rlrewards.eval.metrics import (
     self_verification_f1,
 )
 from rlrewards.eval.scoring import sample_scaling
-
-# token id sequences, token id -> log pi(token | sequence) for each sequence
-NextTokenLogprobs = Callable[[Sequence[list[int]], int], list[float]]
+from rlrewards.rundir import read_jsonl
+from rlrewards.trainer.recipe_trainer import load_recipe_state
+from rlrewards.validation.parts import resolve_slot_token
 
 
 @dataclass(frozen=True)
@@ -34,30 +43,6 @@ class SelfRewardSpec:
     c_ref: float
     beta_v: float = 0.1
     threshold: float = 0.5
-
-
-@torch.no_grad()
-def hf_next_token_logprobs(
-    model, tokenizer, sequences: Sequence[list[int]], token_id: int, batch_size: int = 64
-) -> list[float]:
-    """One forward pass per batch of left-padded sequences; the log-softmax of the last position at ``token_id``."""
-    was_training = model.training
-    model.eval()
-    logprobs: list[float] = []
-    try:
-        for start in range(0, len(sequences), batch_size):
-            chunk = sequences[start : start + batch_size]
-            width = max(len(ids) for ids in chunk)
-            input_ids = torch.full((len(chunk), width), tokenizer.pad_token_id, dtype=torch.long)
-            attention = torch.zeros_like(input_ids)
-            for row, ids in enumerate(chunk):  # left padding: the last position is every row's last token
-                input_ids[row, width - len(ids) :] = torch.tensor(ids)
-                attention[row, width - len(ids) :] = 1
-            logits = model(input_ids=input_ids.to(model.device), attention_mask=attention.to(model.device)).logits
-            logprobs.extend(logits[:, -1].float().log_softmax(dim=-1)[:, token_id].cpu().tolist())
-    finally:
-        model.train(was_training)
-    return logprobs
 
 
 def self_reward_scores_for(
@@ -101,3 +86,51 @@ def self_reward_metrics(
         elif key.startswith("tts_wmaj@"):
             metrics[key.replace("tts_wmaj@", "rm@")] = value
     return metrics
+
+
+class SelfRewardHook(EvaluationHook):
+    """Scores every sample (``record["self_reward"]``) and reports ``self_reward_metrics``."""
+
+    def __init__(self, slot_token, c_ref: float, beta_v: float):
+        self.slot_token, self.c_ref, self.beta_v = slot_token, c_ref, beta_v
+
+    def score(self, records: list[dict], context: HookContext) -> dict[str, float]:
+        tokenizer = context.tokenizer
+        spec = SelfRewardSpec(resolve_slot_token(self.slot_token, tokenizer), self.c_ref, self.beta_v)
+        keyed = list(zip(context.dataset["prompt"], context.dataset["id"]))
+        scores = self_reward_scores_for(context.engine.next_token_logprobs, tokenizer, keyed, records, spec)
+        for record, score in zip(records, scores):
+            record["self_reward"] = score
+        return self_reward_metrics(records, spec.threshold, context.bootstrap_resamples)
+
+
+def logged_c_ref(run_dir: Path) -> float | None:
+    """The last ``train/laser/c_ref`` of a run's metrics log; None without one."""
+    metrics = Path(run_dir) / "metrics.jsonl"
+    value = None
+    if metrics.exists():
+        for record in read_jsonl(metrics):
+            value = record.get("train/laser/c_ref", value)
+    return value
+
+
+def measured_c_ref(checkpoint: str | Path, run_dir: Path) -> float | None:
+    """The c_ref a LaSeR run trained with: saved with the evaluated model or checkpoint (``recipe_state.json``);
+    for models saved before that file existed, the last ``train/laser/c_ref`` of the run's metrics log; else None."""
+    saved = load_recipe_state(checkpoint).get("c_ref") if Path(checkpoint).is_dir() else None
+    return float(saved) if saved is not None else logged_c_ref(run_dir)
+
+
+@EVALUATION_HOOKS.register("laser_self_reward")
+def laser_self_reward(setup: HookSetup) -> SelfRewardHook | None:
+    recipe = setup.run_config.recipe
+    if recipe.get("slot_token") is None:
+        return None
+    c_ref = setup.recipe_state.get("c_ref")
+    if c_ref is None and setup.run_dir is not None:
+        c_ref = logged_c_ref(setup.run_dir)
+    if c_ref is None:
+        c_ref = (recipe.get("advantage") or {}).get("kwargs", {}).get("c_ref")
+    if c_ref is None or c_ref == "auto":
+        return None
+    return SelfRewardHook(recipe.slot_token, float(c_ref), float(recipe.get("beta_v", 0.1)))

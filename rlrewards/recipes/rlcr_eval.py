@@ -1,4 +1,4 @@
-"""RLCR's evaluation probes: ask a model for the answer or the confidence its completion did not state.
+"""RLCR's evaluation hook ``rlcr_probes``: ask a model for the answer or the confidence its completion did not state.
 
 The official evaluation (damanimehul/RLCR ``evaluation.py``, ``ans_at_end`` and ``confidence_at_end``) runs both on
 every model it compares, the RLVR baseline (whose format states no confidence) and the base model included: when a
@@ -9,16 +9,25 @@ So every row of the comparison gets ECE/Brier/AUROC, and every row gets the same
 
 The probe texts here are our own wording (``ANSWER_PROBE``, ``CONFIDENCE_PROBE``); ``evaluation.probes`` (in-run)
 and ``probes`` (``rlrewards-eval``) take other texts, written in the config or as ``file:<path>``.
+
+When the hook applies (``rlcr_probes``): in-run, with the run's ``evaluation.probes`` (RLCR's recipes set it) every
+completion is probed, else only formats that state a confidence, and never with ``evaluation.rescue_missing=false``;
+with ``rlrewards-eval``, its own ``probes`` (``suite=rlcr`` sets it, so every run of the comparison is probed) win
+over the run's ``evaluation.probes``, else confidence formats only.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from omegaconf import OmegaConf
+
 from rlrewards.algorithms.rlcr import parse_confidence
+from rlrewards.eval.generation import GreedyContinuer
+from rlrewards.eval.hooks import EVALUATION_HOOKS, EvaluationHook, HookContext, HookSetup
 from rlrewards.rewards.checkers import get_checker
 from rlrewards.tasks.formats import get_answer_format
 from rlrewards.tasks.prompts import read_text_value
@@ -26,9 +35,6 @@ from rlrewards.tasks.prompts import read_text_value
 ANSWER_PROBE = "\n\nTime is up. My final answer is "
 CONFIDENCE_PROBE = "\n\nOn a scale from 0 to 100, my confidence that this answer is correct is "
 _NUMBER = re.compile(r"-?\d+(?:\.\d+)?")
-
-# prefixes, max_new_tokens -> the greedy continuation of each prefix (special tokens removed)
-GreedyContinuer = Callable[[Sequence[str], int], list[str]]
 
 
 @dataclass(frozen=True)
@@ -120,3 +126,50 @@ def rescue_missing(
     prefixes = [said[id(r)] + probes.confidence for r in missing_confidence]
     for record, reply in zip(missing_confidence, continue_greedily(prefixes, probes.confidence_tokens)):
         record["confidence"] = probed_confidence(reply)
+
+
+class ProbeHook(EvaluationHook):
+    """Rescue a missing answer, then a missing confidence, on the evaluation's engine; reports
+    ``answer_adherence`` (the share of completions that stated an answer themselves)."""
+
+    gives_confidence = True
+
+    def __init__(self, probes: Probes):
+        self.probes = probes
+
+    def amend(self, records: list[dict], context: HookContext) -> dict[str, float]:
+        rescue_missing(context.engine.continue_greedily, context.tokenizer, context.dataset, records, self.probes)
+        return {"answer_adherence": sum(r["answer_stated"] for r in records) / max(len(records), 1)}
+
+
+def _container(spec):
+    return OmegaConf.to_container(spec, resolve=True) if OmegaConf.is_config(spec) else spec
+
+
+def run_probes(cfg) -> Probes | None:
+    """The probes of a run's own evaluations: ``evaluation.probes`` (every format), else confidence formats only;
+    none with ``evaluation.rescue_missing=false``."""
+    if not cfg.evaluation.get("rescue_missing", True):
+        return None
+    spec = _container(cfg.evaluation.get("probes"))
+    return evaluation_probes(spec, str(cfg.recipe.answer_format), "evaluation.probes")
+
+
+def eval_probes(cfg, train_cfg) -> Probes | None:
+    """``probes`` of an ``rlrewards-eval`` evaluation (``suite=rlcr`` sets it: every run is probed, as the official
+    evaluation probes every model), else the run's own ``evaluation.probes`` (RLCR's recipes set it), else
+    confidence formats only (``evaluation_probes``)."""
+    key, spec = "probes", cfg.get("probes")
+    if spec is None:
+        key, spec = "evaluation.probes (the run's config.yaml)", (train_cfg.get("evaluation") or {}).get("probes")
+    return evaluation_probes(_container(spec), str(train_cfg.recipe.answer_format), key)
+
+
+@EVALUATION_HOOKS.register("rlcr_probes")
+def rlcr_probes(setup: HookSetup) -> ProbeHook | None:
+    """A probe file that cannot be read fails here, before any model loads."""
+    if setup.eval_config is None:
+        probes = run_probes(setup.run_config)
+    else:
+        probes = eval_probes(setup.eval_config, setup.run_config)
+    return None if probes is None else ProbeHook(probes)
