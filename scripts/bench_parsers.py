@@ -16,8 +16,8 @@ import time
 from collections.abc import Callable
 
 from rlrewards.algorithms.rlcr import parse_confidence
-from rlrewards.eval.generation import probed_confidence
 from rlrewards.recipes.pure import ArithRulePRM, HackableArithPRM
+from rlrewards.recipes.rlcr_eval import probed_confidence
 from rlrewards.rewards.checkers import CHECKERS
 from rlrewards.rewards.core import REWARDS
 from rlrewards.tasks.formats import ANSWER_FORMATS, get_answer_format, last_boxed

@@ -21,7 +21,7 @@ from trainer_helpers import digit_fraction, grpo_args, small_dataset, train_reci
 from rlrewards.models.tiny import RESERVED, build_tiny_model, build_tiny_tokenizer
 from rlrewards.recipes.laser import laser_estimator, laser_self_reward_loss
 from rlrewards.trainer import ADVANTAGE_ESTIMATORS, AdvantageOutput, RecipeGRPOTrainer
-from rlrewards.trainer.recipe_trainer import ROW_INDEX
+from rlrewards.trainer.slot_token import ROW_INDEX
 
 out_dir = Path(sys.argv[1])
 estimator_name = sys.argv[2] if len(sys.argv) > 2 else "ramp"

@@ -25,8 +25,9 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rlrewards.algorithms.rlcr import parse_confidence
-from rlrewards.eval.generation import probed_confidence, score_samples
+from rlrewards.eval.generation import score_samples
 from rlrewards.recipes.pure import PROCESS_REWARD_MODELS
+from rlrewards.recipes.rlcr_eval import probed_confidence
 from rlrewards.rewards.checkers import CHECKERS
 from rlrewards.rewards.core import REWARDS
 from rlrewards.tasks.formats import ANSWER_FORMATS, get_answer_format, last_boxed

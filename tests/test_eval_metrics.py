@@ -13,7 +13,6 @@ from rlrewards.eval.generation import (
     confidence_metrics,
     evaluate_split,
     sampling_metrics,
-    self_reward_metrics,
 )
 from rlrewards.eval.metrics import (
     auroc,
@@ -23,6 +22,7 @@ from rlrewards.eval.metrics import (
     mean_stderr,
     pass_at_k,
 )
+from rlrewards.recipes.laser_eval import self_reward_metrics
 
 
 def test_pass_at_k_hand_computed():

@@ -151,7 +151,7 @@ def test_estimator_phases_weights_and_auto_c_ref():
 
 
 def test_test_time_self_reward_metrics_and_weighted_vote():
-    from rlrewards.eval.generation import self_reward_metrics
+    from rlrewards.recipes.laser_eval import self_reward_metrics
 
     records = [
         {"id": 1, "sample": 0, "extracted": "7", "correct": True, "self_reward": 0.9},

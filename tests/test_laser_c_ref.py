@@ -5,9 +5,9 @@ import json
 import pytest
 from trainer_helpers import digit_fraction, grpo_args, small_dataset
 
-from rlrewards.evaluate import measured_c_ref
 from rlrewards.models.tiny import RESERVED
 from rlrewards.recipes.laser import laser_estimator, laser_self_reward_loss
+from rlrewards.recipes.laser_eval import measured_c_ref
 from rlrewards.trainer import RecipeGRPOTrainer
 from rlrewards.trainer.recipe_trainer import RECIPE_STATE_FILE
 

@@ -178,7 +178,7 @@ def test_evaluation_confidence_metrics_count_missing_confidence_as_zero():
     ("reply", "expected"), [("0.7", 0.7), ("85%", 0.85), ("about 100", 1.0), ("150", None), ("none", None), ("", None)]
 )
 def test_probed_confidence_follows_the_official_extractor(reply, expected):
-    from rlrewards.eval.generation import probed_confidence
+    from rlrewards.recipes.rlcr_eval import probed_confidence
 
     assert probed_confidence(reply) == (pytest.approx(expected) if expected is not None else None)
 
@@ -186,7 +186,8 @@ def test_probed_confidence_follows_the_official_extractor(reply, expected):
 def test_missing_answers_and_confidences_are_asked_for(tiny_model, tiny_tokenizer):
     from datasets import Dataset
 
-    from rlrewards.eval.generation import continue_greedily, rescue_missing, score_samples
+    from rlrewards.eval.generation import continue_greedily, score_samples
+    from rlrewards.recipes.rlcr_eval import rescue_missing
 
     dataset = Dataset.from_list(
         [{"id": "a", "prompt": [{"role": "user", "content": "1+2"}], "answer": "3", "checker": "numeric"}]

@@ -20,8 +20,8 @@ from transformers import AutoModelForCausalLM, Qwen2ForCausalLM
 import rlrewards.eval.generation as generation
 from rlrewards.config import ConfigError
 from rlrewards.eval.generation import DecodingConfig, Engine, evaluate_split
-from rlrewards.eval.probes import ANSWER_PROBE, CONFIDENCE_PROBE, Probes
 from rlrewards.evaluate import evaluate_run
+from rlrewards.recipes.rlcr_eval import ANSWER_PROBE, CONFIDENCE_PROBE, ProbeHook, Probes
 
 LIMIT = 3
 GREEDY_ONLY = [f"limit={LIMIT}", "max_new_tokens=6", "batch_size=4", "progress=false", "~decodings.sampled"]
@@ -136,7 +136,9 @@ def test_probes_rescue_any_format_and_score_the_rescued_answer():
 
     engine = Engine(sample, continue_greedily, lambda ids, token: pytest.fail("no self-reward here"))
     greedy = DecodingConfig()
-    metrics, records = evaluate_split(None, tokenizer, dataset, "ta", [greedy], probes=Probes(), engine=engine)
+    metrics, records = evaluate_split(
+        None, tokenizer, dataset, "ta", [greedy], hooks=[ProbeHook(Probes())], engine=engine
+    )
     assert [(r["extracted"], r["correct"], r["confidence"]) for r in records] == [("3", True, 0.9), ("5", True, 0.2)]
     assert asked[0].endswith("<think>2+3 is" + ANSWER_PROBE) and len(asked) == 3
     assert asked[2].endswith("<think>2+3 is<answer> 5 </answer>" + CONFIDENCE_PROBE)
@@ -149,7 +151,7 @@ def test_probes_rescue_any_format_and_score_the_rescued_answer():
 
 
 def test_rlcr_and_rlvr_recipes_probe_their_in_run_evaluation():
-    from rlrewards.pipeline import run_probes
+    from rlrewards.recipes.rlcr_eval import run_probes
 
     assert run_probes(compose_train(["recipe=rlvr"])) == Probes()
     assert run_probes(compose_train(["recipe=rlcr_single"])) == Probes()

@@ -86,7 +86,7 @@ def test_evaluate_task_grades_with_the_tasks_answer_format(tmp_path, monkeypatch
         {"split": "test", "limit": None, "decodings": {}, "max_new_tokens": 8, "batch_size": 1, "seed": 0}
     )
     train_cfg = OmegaConf.create({"recipe": {"answer_format": "boxed"}})
-    generation = evaluate.Generation(None, None, None, None, None)
+    generation = evaluate.Generation(None, None, None, [])
     evaluate.evaluate_task(cfg, spec, medqa, train_cfg, generation, tmp_path, "unused")
     assert seen["format"] == "think_answer"  # a MATH (boxed) run still reads MedQA's <answer> tag
 

@@ -12,7 +12,7 @@ from trl import GRPOConfig
 
 from rlrewards.tasks.arith import ArithTask
 from rlrewards.trainer import RecipeGRPOTrainer
-from rlrewards.trainer.recipe_trainer import ROW_INDEX
+from rlrewards.trainer.slot_token import ROW_INDEX
 
 
 def digit_fraction(prompts, completions, **kwargs):

@@ -1,3 +1,8 @@
+"""``RecipeGRPOTrainer``, the trainer every recipe uses: the generic ``RecipeTrainerCore`` (rewards from config,
+advantage estimator, auxiliary loss: ``rlrewards/trainer/recipe_trainer.py``) over the extensions that score more in
+the same forwards (LaSeR's slot token: ``rlrewards/trainer/slot_token.py``), each a no-op unless its option is set
+(``recipe_trainer_options`` resolves them from a recipe's config)."""
+
 from rlrewards.trainer.hooks import (
     ADVANTAGE_ESTIMATORS,
     AUX_LOSSES,
@@ -5,7 +10,14 @@ from rlrewards.trainer.hooks import (
     AuxLossOutput,
     RolloutBatch,
 )
-from rlrewards.trainer.recipe_trainer import RecipeGRPOTrainer
+from rlrewards.trainer.recipe_trainer import RecipeTrainerCore
+from rlrewards.trainer.slot_token import SlotTokenMixin, recipe_trainer_options
+
+
+class RecipeGRPOTrainer(RecipeTrainerCore, SlotTokenMixin):
+    """``trl.GRPOTrainer`` with the recipes' extension points; keyword arguments ``advantage_estimator``,
+    ``aux_loss``, ``aux_loss_coef``, ``aux_loss_name`` (the core) and ``slot_token_id`` (the slot token)."""
+
 
 __all__ = [
     "ADVANTAGE_ESTIMATORS",
@@ -14,4 +26,5 @@ __all__ = [
     "AuxLossOutput",
     "RecipeGRPOTrainer",
     "RolloutBatch",
+    "recipe_trainer_options",
 ]

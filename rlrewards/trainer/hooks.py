@@ -8,7 +8,7 @@ they cost no extra forward.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
@@ -58,7 +58,54 @@ class AdvantageOutput:
 
 
 class AdvantageEstimator(Protocol):
+    """``estimator(batch) -> AdvantageOutput``. Optional capabilities, set as attributes of the estimator (a
+    function's attributes or an object's) and read through the helpers below, never directly:
+
+    - ``needs_reference_logps: bool`` (``needs_reference_logps``): the batch carries ``policy_logps`` and
+      ``ref_logps``; the trainer keeps a reference model even when the loss has no KL term (PURE's KL in the reward).
+    - ``needs_slot_logps(global_step) -> bool`` (``needs_slot_logps``): with a slot token set, this step's batch
+      carries ``slot_logps`` (LaSeR).
+    - ``state_dict() -> dict`` and ``load_state_dict(state)`` (``estimator_state``, ``loads_state``): state saved
+      next to every model and checkpoint (``recipe_state.json``) and loaded back on resume (LaSeR's measured c_ref).
+    """
+
     def __call__(self, batch: RolloutBatch) -> AdvantageOutput: ...
+
+
+class WantsReferenceLogps(Protocol):
+    needs_reference_logps: bool
+
+
+class WantsSlotLogps(Protocol):
+    def needs_slot_logps(self, global_step: int) -> bool: ...
+
+
+class StatefulEstimator(Protocol):
+    def state_dict(self) -> Mapping[str, Any]: ...
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None: ...
+
+
+def needs_reference_logps(estimator: AdvantageEstimator | WantsReferenceLogps | None) -> bool:
+    """Whether the estimator asks for the policy's and the reference model's per-token log-probs."""
+    return bool(getattr(estimator, "needs_reference_logps", False))
+
+
+def needs_slot_logps(estimator: AdvantageEstimator | WantsSlotLogps | None, global_step: int) -> bool:
+    """Whether the estimator asks for the slot token's log-probs at ``global_step``."""
+    needs = getattr(estimator, "needs_slot_logps", None)
+    return bool(needs(global_step)) if callable(needs) else False
+
+
+def estimator_state(estimator: AdvantageEstimator | StatefulEstimator | None) -> dict[str, Any]:
+    """The estimator's ``state_dict()`` as a dict; {} for one without state."""
+    state_dict = getattr(estimator, "state_dict", None)
+    return dict(state_dict()) if callable(state_dict) else {}
+
+
+def loads_state(estimator: AdvantageEstimator | StatefulEstimator | None) -> bool:
+    """Whether the estimator takes saved state back (``load_state_dict``)."""
+    return callable(getattr(estimator, "load_state_dict", None))
 
 
 @dataclass
