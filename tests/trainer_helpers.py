@@ -165,9 +165,9 @@ def train_recipe_on_fixed_completions(
     (composed from ``conf/``, built as ``rlrewards.pipeline`` builds them) on fixed completions; returns this
     process's loss records, logged history and initial and final parameters."""
     from rlrewards.models.tiny import build_tiny_model, build_tiny_tokenizer
-    from rlrewards.pipeline import build_grpo_config, resolve_slot_token
+    from rlrewards.pipeline import build_grpo_config
     from rlrewards.rewards import build_reward_functions
-    from rlrewards.trainer import ADVANTAGE_ESTIMATORS, AUX_LOSSES
+    from rlrewards.trainer import ADVANTAGE_ESTIMATORS, AUX_LOSSES, recipe_trainer_options
     from rlrewards.trainer.hooks import build_component
 
     cfg = compose_recipe(
@@ -202,7 +202,7 @@ def train_recipe_on_fixed_completions(
         aux_loss=build_component(AUX_LOSSES, aux_spec, "recipe.aux_loss"),
         aux_loss_coef=float(aux_spec.get("coef", 1.0)) if aux_spec else 0.0,
         aux_loss_name=str(aux_spec.get("name")) if aux_spec else "aux",
-        slot_token_id=resolve_slot_token(spec.get("slot_token"), tokenizer),
+        **recipe_trainer_options(spec, tokenizer),
         answers=answers,
     )
     trainer.train()
