@@ -1,6 +1,7 @@
 # rlrewards: the two commands of the quickstart, plus helpers.
 #   make demo   install into .venv if needed, then run the embedded default (tiny model, arith, GRPO)
 #   make test   install into .venv if needed, then run the test suite (what .ci/run calls)
+#   make docs   regenerate the README's option lists from conf/
 
 PYTHON ?= python3
 VENV ?= .venv
@@ -9,7 +10,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-all lint format clean reproduce demo-table
+.PHONY: install demo test test-all lint format clean reproduce demo-table docs
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -35,6 +36,11 @@ lint: $(STAMP)
 format: $(STAMP)
 	$(BIN)/ruff format rlrewards tests scripts
 	$(BIN)/ruff check --fix rlrewards tests scripts
+
+# Rewrite the README's generated option lists (recipes, experiments, suites, ...) from conf/; tests/test_docs.py fails
+# when they are stale.
+docs: $(STAMP)
+	$(BIN)/python -m rlrewards.docs_gen
 
 clean:
 	rm -rf outputs multirun .pytest_cache .ruff_cache
