@@ -32,7 +32,7 @@ Official code (OpenBMB/RLPR @ 8490fca, a fork of verl), read for these facts:
   ``prompt + ' ' + y* + ' ' + EOS`` once, with the *initial* policy before training, and cached per (prompt, y*).
 - Repetition penalty (``reward_score/repetition.py``; ray_trainer l.1929-1940): -1 is added to the reward when some
   10-word window occurs 10 times, but only where the reward is non-zero.
-- Std filter (ray_trainer l.1552-1590, 1725-1777, 1388-1459, 2108-2119; ``core_algos.py`` l.112-166): the filtered
+- Std filter (ray_trainer l.1552-1590, 1725-1777, 1388-1459, 2108-2119; ``core_algos.py`` l.112-167): the filtered
   value is the group's unbiased std of the final reward (after the repetition penalty), as GRPO computes it (1.0 for a
   group of one). Steps are 1-based. From ``filter_ema_start_step`` (6) to ``filter_start_step - 1`` (10) the mean
   group std of each step's training batch is recorded; at ``filter_start_step`` (11) the EMA starts as the mean of
