@@ -47,9 +47,9 @@ clean:
 
 # Print the train and eval commands (with GPU counts) for every reproduced row of a paper: make reproduce PAPER=pure
 reproduce: $(STAMP)
-	$(BIN)/python scripts/reproduce.py $(PAPER)
+	$(BIN)/python -m rlrewards.reporting.reproduce $(PAPER)
 
 # Every recipe and its baseline on the embedded demo, 3 seeds: results/demo/summary.csv, REPORT.md and figures.
 # Finished runs (results/demo/table_runs/) are reused; ARGS="--reuse" only rebuilds the table.
 demo-table: $(STAMP)
-	$(BIN)/python scripts/demo_table.py $(ARGS)
+	$(BIN)/python -m rlrewards.reporting.demo_table $(ARGS)

@@ -21,6 +21,7 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
+from rlrewards.reporting.formatting import format_mean_std
 from rlrewards.reporting.paper import PAPERS_DIR, compare, load_paper, render_csv, render_markdown
 from rlrewards.reporting.plots import DEFAULT_CURVES, reliability_panels, training_curves, voting_panels
 from rlrewards.reporting.runs import Run, find_runs, runs_from_wandb, unfinished_runs
@@ -78,8 +79,7 @@ def render(rows: list[dict], metrics: tuple[str, ...], fmt: str) -> str:
 def _cell(value) -> str:
     if value is None:
         return ""
-    mean, std = value
-    return f"{mean:.3f} ± {std:.3f}"
+    return format_mean_std(*value)
 
 
 def missing_note(missing: list[Path]) -> str:

@@ -1,25 +1,17 @@
-"""scripts/demo_table.py's bookkeeping on hand-made runs: the summary.csv cells and the claim table."""
+"""rlrewards/reporting/demo_table.py's bookkeeping on hand-made runs: the summary.csv cells and the claim table;
+results/demo/claims.yaml (the demo's recipes and claims) read as the table code expects."""
 
-import importlib.util
 import json
-import sys
 from pathlib import Path
 
 import pytest
 from conftest import REPO_ROOT
 
+from rlrewards.reporting import demo_table
+from rlrewards.reporting.demo_spec import Claim, DemoRecipe, load_spec
 from rlrewards.reporting.runs import Run
 
-
-def load_script():
-    spec = importlib.util.spec_from_file_location("demo_table", REPO_ROOT / "scripts" / "demo_table.py")
-    module = importlib.util.module_from_spec(spec)
-    sys.modules["demo_table"] = module  # dataclasses look their module up while the script executes
-    spec.loader.exec_module(module)
-    return module
-
-
-demo_table = load_script()
+SPEC = load_spec()
 
 
 def fake_run(tmp_path: Path, records: list[dict], **summary) -> Run:
@@ -29,16 +21,39 @@ def fake_run(tmp_path: Path, records: list[dict], **summary) -> Run:
 
 
 def test_every_recipe_names_an_experiment_and_has_a_claim_or_is_a_baseline():
-    labels = {r.label for r in demo_table.RECIPES}
-    for recipe in demo_table.RECIPES:
+    labels = {r.label for r in SPEC.recipes}
+    for recipe in SPEC.recipes:
         assert (REPO_ROOT / "conf" / "experiment" / f"{recipe.experiment}.yaml").exists(), recipe.experiment
-    claimed = {c.recipe for c in demo_table.CLAIMS}
-    baselines = {c.baseline for c in demo_table.CLAIMS if c.baseline}
+    claimed = {c.recipe for c in SPEC.claims}
+    baselines = {c.baseline for c in SPEC.claims if c.baseline}
     assert claimed == {"tempo", "pure", "laser", "rlcr"} and baselines == {"grpo", "rlvr"}
     assert claimed | baselines == labels
     # each chain starts with its baseline, which builds the warm start and evaluates it before RL for the chain
-    assert {demo_table.chain_leader(r).label for r in demo_table.RECIPES} == {"grpo", "rlvr"}
-    assert set(demo_table.CHAIN_ORDER) == {r.chain for r in demo_table.RECIPES}
+    assert {SPEC.chain_leader(r).label for r in SPEC.recipes} == {"grpo", "rlvr"}
+    assert set(SPEC.chain_order) == {r.chain for r in SPEC.recipes}
+
+
+def test_claims_yaml_holds_the_numbers_the_table_was_built_with():
+    """The move from code to data keeps every row and claim as it was (REPORT.md's claim rows depend on them)."""
+    default_demo = ("task.direct_answer_fraction=0.5", "trainer.learning_rate=3e-5")
+    assert SPEC.recipe("laser") == DemoRecipe("laser", "laser/arith_tiny", default_demo, "arith", "self_reward")
+    assert SPEC.recipe("rlcr") == DemoRecipe("rlcr", "rlcr/arith_tiny", (), "levels", "confidence")
+    assert [r.label for r in SPEC.recipes] == ["grpo", "tempo", "pure", "laser", "rlvr", "rlcr"]
+    assert SPEC.chain_order == ("levels", "arith")
+    auroc = Claim("laser", None, "auroc", 1, "LaSeR's last-token score separates right from wrong (AUROC > 0.5)", 0.5)
+    assert auroc in SPEC.claims and len(SPEC.claims) == 9
+    assert [c.margin for c in SPEC.claims] == [0.0, 0.02, 0.02, 0.0, 0.0, 0.0, 0.0, 0.0, 0.02]
+    assert [c.direction for c in SPEC.claims if c.recipe == "rlcr"] == [-1, -1, 1, 1]
+
+
+def test_a_claim_about_a_recipe_the_table_does_not_run_is_refused(tmp_path):
+    path = tmp_path / "claims.yaml"
+    path.write_text(
+        "recipes: [{label: grpo, experiment: grpo/arith_tiny, chain: arith}]\n"
+        "claims: [{recipe: tempo, baseline: grpo, metric: accuracy, direction: 1, text: t}]\n"
+    )
+    with pytest.raises(ValueError, match="tempo"):
+        load_spec(path)
 
 
 def test_laser_row_scores_its_self_reward_on_greedy_records(tmp_path):
@@ -49,7 +64,7 @@ def test_laser_row_scores_its_self_reward_on_greedy_records(tmp_path):
         {"decoding": "greedy", "correct": False, "self_reward": None},  # no score: counts as 0
         {"decoding": "sampled", "correct": True, "self_reward": 0.0},  # another decoding: ignored
     ]
-    laser = next(r for r in demo_table.RECIPES if r.label == "laser")
+    laser = SPEC.recipe("laser")
     row = demo_table.row_metrics(laser, fake_run(tmp_path, records, train_s=12.5))
     assert row["accuracy"] == 0.5 and row["train_s"] == 12.5
     assert row["brier"] == pytest.approx((0.1**2 + 0.6**2 + 0.2**2 + 0.0) / 4)
@@ -59,7 +74,7 @@ def test_laser_row_scores_its_self_reward_on_greedy_records(tmp_path):
 
 
 def test_a_recipe_without_a_confidence_leaves_those_cells_empty(tmp_path):
-    grpo = next(r for r in demo_table.RECIPES if r.label == "grpo")
+    grpo = SPEC.recipe("grpo")
     row = demo_table.row_metrics(grpo, fake_run(tmp_path, [{"decoding": "greedy", "correct": True}], train_s=1.0))
     assert row["accuracy"] == 1.0 and row["ece"] is None and row["sv_f1"] is None
 
@@ -72,10 +87,22 @@ def test_claims_pair_each_recipe_with_its_baseline_on_the_same_seed():
             row = {"recipe": label, "seed": seed, "accuracy": accuracy, "ece": None, "brier": None, "auroc": None}
             rows.append({**row, "sv_f1": None})
         next(r for r in rows if r["recipe"] == "laser" and r["seed"] == seed)["auroc"] = laser_auroc
-    lines = {line.split(" | ")[0].lstrip("| "): line for line in demo_table.claim_table(rows)}
+    lines = {line.split(" | ")[0].lstrip("| "): line for line in demo_table.claim_table(SPEC, rows)}
     assert lines["TEMPO beats GRPO in accuracy (in and out of distribution)"].endswith("| 0.025 ± 0.106 | 1/2 |")
     # 0.01 below GRPO on both seeds: within the 0.02 margin of a "does as well" claim
     assert lines["PURE's min-form PRM credit does as well as verifiable rewards"].endswith("| 2/2 |")
     laser_auroc = lines["LaSeR's last-token score separates right from wrong (AUROC > 0.5)"]
     assert "| 0.5 |" in laser_auroc and laser_auroc.endswith("| 0.050 ± 0.212 | 1/2 |")
     assert lines["RLCR lowers calibration error (ECE) compared with RLVR"].endswith("|  | 0/0 |")
+
+
+def test_committed_summary_and_claims_rebuild_the_committed_report_claim_rows(tmp_path):
+    """results/demo/summary.csv round-trips byte for byte, and with claims.yaml it gives REPORT.md's claim rows."""
+    summary = REPO_ROOT / "results" / "demo" / "summary.csv"
+    rows = demo_table.read_summary(summary)
+    demo_table.write_summary(rows, tmp_path / "summary.csv")
+    assert (tmp_path / "summary.csv").read_bytes() == summary.read_bytes()
+    report = (REPO_ROOT / "results" / "demo" / "REPORT.md").read_text().splitlines()
+    claim_rows = demo_table.claim_table(SPEC, rows)
+    start = report.index(claim_rows[0])
+    assert report[start : start + len(claim_rows)] == claim_rows

@@ -35,11 +35,8 @@ def test_rlcr_reference_matches_the_quoted_headline():
 
 @pytest.mark.parametrize("path", PAPERS, ids=[p.stem for p in PAPERS])
 def test_reproduce_entries_name_real_rows_and_experiments(path: Path):
-    import importlib.util
+    from rlrewards.reporting import reproduce
 
-    spec = importlib.util.spec_from_file_location("reproduce", REPO_ROOT / "scripts" / "reproduce.py")
-    reproduce = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(reproduce)
     data = yaml.safe_load(path.read_text())
     rows = {(t["name"], r["model"], r["method"]) for t in data["tables"] for r in t["rows"]}
     entries = data["reproduce"]
