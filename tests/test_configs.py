@@ -4,18 +4,19 @@ from pathlib import Path
 
 import pytest
 from conftest import CONFIG_DIR
+from discovery import config_options, experiments, suites
 from hydra import compose, initialize_config_dir
 from hydra.core.global_hydra import GlobalHydra
 from hydra.utils import instantiate
 from omegaconf import OmegaConf, open_dict
 
 from rlrewards.config import validate_config
+from rlrewards.reporting.paper import load_paper
 
 GROUPS = ["recipe", "model", "task", "trainer", "logger", "deepspeed", "paths", "debug"]
 
 
-def options(group: str) -> list[str]:
-    return sorted(str(p.relative_to(CONFIG_DIR / group).with_suffix("")) for p in (CONFIG_DIR / group).rglob("*.yaml"))
+options = config_options  # other test modules import it from here
 
 
 def compose_train(overrides: list[str]):
@@ -50,7 +51,7 @@ def test_every_group_option_composes_and_resolves(group, option):
     instantiate_targets(cfg)
 
 
-@pytest.mark.parametrize("experiment", options("experiment"))
+@pytest.mark.parametrize("experiment", experiments())
 def test_every_experiment_composes_validates_and_instantiates(experiment):
     # validation builds the advantage estimator; hub PRMs (PURE's 7B PRM) load lazily, so nothing is downloaded
     cfg = compose_train([f"experiment={experiment}"])
@@ -112,7 +113,20 @@ def test_suites_that_evaluate_with_the_training_prompt_take_the_runs_template(su
     assert math500.prompt_template == expected and (expected != own) == uses_run_prompt
 
 
-@pytest.mark.parametrize("suite", options("suite"))
+def compared_benchmarks(node) -> set[str]:
+    """The conf/task names a paper's ``compare`` spec reads: columns' ``benchmarks`` and ``row_benchmarks`` values."""
+    if isinstance(node, list):
+        return set().union(*(compared_benchmarks(item) for item in node))
+    if not isinstance(node, dict):
+        return set()
+    found = set(node.get("row_benchmarks", {}).values())
+    if isinstance(node.get("benchmarks"), list):
+        found |= set(node["benchmarks"])
+    other = [value for key, value in node.items() if key not in ("benchmarks", "row_benchmarks")]
+    return found | compared_benchmarks(other)
+
+
+@pytest.mark.parametrize("suite", suites())
 def test_every_eval_suite_composes_and_builds_its_benchmark_tasks(suite):
     from rlrewards.evaluate import benchmark_tasks
 
@@ -122,8 +136,8 @@ def test_every_eval_suite_composes_and_builds_its_benchmark_tasks(suite):
     train_cfg = compose_train([f"recipe={suite}", "recipe.answer_format=boxed"])
     OmegaConf.resolve(train_cfg)
     tasks = benchmark_tasks(cfg, train_cfg)
-    expected = {"laser": 5, "pure": 5, "rlcr": 9, "tempo": 6, "nsr": 3}  # the benchmarks each paper reports
-    assert set(tasks) == set(cfg.benchmarks) and len(tasks) == expected[suite]
+    # the suite evaluates exactly the benchmarks its paper's reference tables are compared on (results/papers/)
+    assert set(tasks) == set(cfg.benchmarks) == compared_benchmarks(load_paper(suite)["compare"])
     for name, (spec, task) in tasks.items():
         own_format = (spec.get("task_overrides") or {}).get("answer_format")  # suite=tempo grades MC sets by <answer>
         assert task.name == name and task.answer_format == (own_format or "boxed")

@@ -6,6 +6,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import REPO_ROOT
+from discovery import papers
 
 from rlrewards.reporting.paper import compare, load_paper, render_csv, render_markdown
 from rlrewards.reporting.plots import mean_curve, voting_curves
@@ -83,7 +84,7 @@ def test_the_runs_own_final_evaluation_counts_for_its_training_task():
     assert evaluated.benchmark_metric("a", "accuracy_greedy") == 0.5
 
 
-@pytest.mark.parametrize("paper", ["laser", "pure", "rlcr", "tempo"])
+@pytest.mark.parametrize("paper", papers())
 def test_every_compared_column_names_a_registered_benchmark(paper):
     data = load_paper(paper)
     tasks = {p.stem for p in (REPO_ROOT / "conf" / "task").glob("*.yaml")}
