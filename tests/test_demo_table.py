@@ -106,3 +106,29 @@ def test_committed_summary_and_claims_rebuild_the_committed_report_claim_rows(tm
     claim_rows = demo_table.claim_table(SPEC, rows)
     start = report.index(claim_rows[0])
     assert report[start : start + len(claim_rows)] == claim_rows
+
+
+def test_reuse_rebuilds_summary_and_report_from_run_directories(tmp_path, monkeypatch):
+    """``--reuse`` end to end on hand-made runs: one row per (recipe, seed) and a report row per recipe and claim."""
+    for index, recipe in enumerate(SPEC.recipes):
+        for seed in (0, 1):
+            target = demo_table.run_dir(tmp_path, recipe, seed)
+            (target / "eval").mkdir(parents=True)
+            correct = [True, bool(index % 2), False, True]
+            records = [
+                {"decoding": "greedy", "correct": c, "confidence": 0.8, "self_reward": 0.3 + 0.5 * c} for c in correct
+            ]
+            (target / "eval" / "after.jsonl").write_text("\n".join(json.dumps(r) for r in records))
+            (target / "metrics.jsonl").write_text(json.dumps({"step": 1, "train/completions/mean_length": 9.0}))
+            summary = {"eval/before/accuracy_greedy": 0.5, "steps": 2, "train_s": 10.0 + seed}
+            (target / "summary.json").write_text(json.dumps(summary))
+    monkeypatch.setattr("sys.argv", ["demo_table", "--out", str(tmp_path), "--seeds", "0", "1", "--reuse"])
+    demo_table.main()
+    rows = demo_table.read_summary(tmp_path / "summary.csv")
+    assert len(rows) == 2 * len(SPEC.recipes)
+    laser = next(r for r in rows if r["recipe"] == "laser")
+    assert laser["accuracy"] == 0.75 and laser["auroc"] == 1.0 and laser["sv_f1"] == 1.0  # index 3: 3 of 4 right
+    assert next(r for r in rows if r["recipe"] == "grpo")["ece"] is None
+    report = (tmp_path / "REPORT.md").read_text()
+    assert "| tempo | tempo/arith_tiny | 2 | 0.500 ± 0.000 | 0.750 ± 0.000 |" in report
+    assert all(claim.text in report for claim in SPEC.claims)
