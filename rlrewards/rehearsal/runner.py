@@ -1,0 +1,166 @@
+"""Rehearse one experiment: compose it with Hydra's compose API as ``rlrewards-train experiment=<name>`` would, swap
+in the stand-ins (model directory, PRM directory, fixtures) and the scaled-down sizes as overrides, train through
+``rlrewards.pipeline.run``, then evaluate the saved model with its paper's suite through
+``rlrewards.evaluate.evaluate_run``; all in this process (a CLI start-up costs seconds per experiment)."""
+
+from __future__ import annotations
+
+import shutil
+import time
+import traceback
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.core.hydra_config import HydraConfig
+from omegaconf import DictConfig, OmegaConf, open_dict
+
+from rlrewards.rehearsal import standins
+from rlrewards.rehearsal.plan import CONFIG_DIR, eval_overrides, suite_of, train_overrides
+
+
+@dataclass
+class Outcome:
+    status: str  # "pass" or "fail"
+    seconds: float
+    error: str | None = None
+
+
+class StandInCache:
+    """Stand-in directories built once per process under ``root`` (a family's policy, per extra slot token)."""
+
+    def __init__(self, root: Path):
+        self.root = root
+        self.built: dict[tuple, Path] = {}
+
+    def policy(self, model_name: str, extra_special: tuple[str, ...]) -> Path:
+        key = ("policy", standins.family_of(model_name), extra_special)
+        if key not in self.built:
+            directory = self.root / "-".join([key[1], *[str(abs(hash(t))) for t in extra_special]])
+            self.built[key] = standins.save_policy(model_name, directory, extra_special)
+        return self.built[key]
+
+    def prm(self) -> Path:
+        if ("prm",) not in self.built:
+            self.built[("prm",)] = standins.save_prm(self.root / "prm")
+        return self.built[("prm",)]
+
+
+def compose_config(config_name: str, overrides: list[str], output_dir: Path) -> DictConfig:
+    """The composed config, with Hydra's runtime registered as a launched job would have it (the pipeline reads the
+    experiment choice and the command-line keys from it)."""
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
+        cfg = compose(config_name=config_name, overrides=overrides, return_hydra_config=True)
+    with open_dict(cfg):
+        cfg.hydra.runtime.output_dir = str(output_dir)
+        cfg.paths.output_dir = str(output_dir)
+    HydraConfig.instance().set_config(cfg)
+    with open_dict(cfg):
+        del cfg["hydra"]
+    return cfg
+
+
+def as_overrides(values: dict[str, Any]) -> list[str]:
+    """``++key=value`` (set or add), values quoted so paths and special tokens reach the config verbatim."""
+    def literal(value: Any) -> str:
+        if isinstance(value, bool):
+            return str(value).lower()
+        if isinstance(value, int | float):
+            return str(value)
+        return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
+
+    return [f"++{key}={literal(value)}" for key, value in values.items()]
+
+
+def data_overrides(task: DictConfig, prefix: str = "task") -> dict[str, Any]:
+    """``data_files`` of a hub task (and of its ``split_sources``) pointed at the committed fixtures."""
+    if task.get("path") is None:
+        return {}  # a generated task (arith)
+    values = {f"{prefix}.data_files.{split}": file for split, file in standins.fixture_files(task.path).items()}
+    for split, source in (task.get("split_sources") or {}).items():
+        for hub_split, file in standins.fixture_files(source.path).items():
+            values[f"{prefix}.split_sources.{split}.data_files.{hub_split}"] = file
+    return values
+
+
+def model_overrides(cfg: DictConfig, cache: StandInCache) -> dict[str, Any]:
+    """A pretrained model becomes its family's stand-in; the embedded tiny model's SFT warm start gets short."""
+    model = cfg.model
+    if model.source == "pretrained":
+        slot = cfg.recipe.get("slot_token")
+        extra = (str(slot),) if slot else ()
+        return {"model.name_or_path": str(cache.policy(str(model.name), extra))}
+    if (model.get("warm_start") or {}).get("enabled"):
+        return {"model.warm_start.max_steps": 2, "model.warm_start.num_examples": 16}
+    return {}
+
+
+def prm_overrides(recipe: DictConfig, cache: StandInCache) -> dict[str, Any]:
+    """A Hugging Face PRM (``recipe.prm.kwargs.model``) becomes the tiny token-classification stand-in, on the CPU."""
+    kwargs = (recipe.get("prm") or {}).get("kwargs") or {}
+    if "model" not in kwargs:
+        return {}
+    values = {"recipe.prm.kwargs.model": str(cache.prm())}
+    if "device" in kwargs:
+        values["recipe.prm.kwargs.device"] = "cpu"
+    return values
+
+
+def rehearsal_train_config(experiment: str, run_dir: Path, cache: StandInCache) -> DictConfig:
+    base = [f"experiment={experiment}", "logger=none", f"++paths.cache_dir={cache.root / 'cache'}"]
+    plain = compose_config("train", base, run_dir)
+    values = {
+        **train_overrides(plain.trainer, OmegaConf.to_container(plain.recipe)),
+        **model_overrides(plain, cache),
+        **prm_overrides(plain.recipe, cache),
+        **data_overrides(plain.task),
+    }
+    return compose_config("train", base + as_overrides(values), run_dir)
+
+
+def benchmark_data_overrides(eval_cfg: DictConfig) -> dict[str, Any]:
+    values: dict[str, Any] = {}
+    for name, spec in (eval_cfg.get("benchmarks") or {}).items():
+        option = str((spec or {}).get("task") or name)
+        task = OmegaConf.load(Path(CONFIG_DIR) / "task" / f"{option}.yaml")
+        values.update(data_overrides(task, f"benchmarks.{name}.task_overrides"))
+    return values
+
+
+def rehearsal_eval_config(experiment: str, run_dir: Path) -> DictConfig:
+    suite = suite_of(experiment)
+    base = [f"run_dir={run_dir}", *([f"suite={suite}"] if suite else [])]
+    out = run_dir / "rehearsal_eval"
+    plain = compose_config("eval", base, out)
+    values = {**eval_overrides(plain), **benchmark_data_overrides(plain)}
+    return compose_config("eval", base + as_overrides(values), out)
+
+
+def rehearse(experiment: str, outputs: Path, cache: StandInCache) -> Outcome:
+    """Train and evaluate one experiment at rehearsal size; a failure is caught and named, never raised."""
+    from rlrewards.evaluate import evaluate_run
+    from rlrewards.pipeline import run
+    from rlrewards.plan import check_run
+
+    run_dir = outputs / "runs" / experiment
+    shutil.rmtree(run_dir, ignore_errors=True)  # the rehearsal's own directory: a rerun starts afresh
+    started = time.perf_counter()
+    try:
+        cfg = rehearsal_train_config(experiment, run_dir, cache)
+        check_run(cfg)  # what rlrewards-train checks before it imports the pipeline
+        run(cfg)
+        evaluate_run(rehearsal_eval_config(experiment, run_dir))
+    except Exception as err:  # noqa: BLE001 - every failure is reported, the next experiment still runs
+        traceback.print_exc()
+        return Outcome("fail", time.perf_counter() - started, last_line(err))
+    finally:
+        GlobalHydra.instance().clear()
+    return Outcome("pass", time.perf_counter() - started)
+
+
+def last_line(err: BaseException) -> str:
+    lines = "".join(traceback.format_exception_only(type(err), err)).strip().splitlines()
+    return lines[-1] if lines else type(err).__name__
