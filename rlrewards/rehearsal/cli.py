@@ -64,7 +64,9 @@ def rehearse_all(experiments: list[str], outputs: Path, keep_going: bool) -> dic
 def write_summary(outcomes: dict[str, Outcome], outputs: Path) -> Path:
     outputs.mkdir(parents=True, exist_ok=True)
     path = outputs / "summary.json"
-    summary = {name: {"status": o.status, "seconds": round(o.seconds, 2), "error": o.error} for name, o in outcomes.items()}
+    summary = {
+        name: {"status": o.status, "seconds": round(o.seconds, 2), "error": o.error} for name, o in outcomes.items()
+    }
     path.write_text(json.dumps(summary, indent=2) + "\n")
     return path
 
@@ -88,8 +90,10 @@ def main(argv: list[str] | None = None) -> int:
     outcomes = rehearse_all(experiments, args.outputs, args.keep_going)
     print(format_table(outcomes))
     failed = [name for name, outcome in outcomes.items() if outcome.status == "fail"]
-    print(f"{len(outcomes) - len(failed)} passed, {len(failed)} failed, {len(experiments) - len(outcomes)} not run, "
-          f"{time.perf_counter() - started:.0f} s; summary: {args.outputs / 'summary.json'}")
+    print(
+        f"{len(outcomes) - len(failed)} passed, {len(failed)} failed, {len(experiments) - len(outcomes)} not run, "
+        f"{time.perf_counter() - started:.0f} s; summary: {args.outputs / 'summary.json'}"
+    )
     return 1 if failed or len(outcomes) < len(experiments) else 0
 
 

@@ -57,9 +57,14 @@ def warmup_paths(node: Mapping, prefix: str = "recipe") -> list[str]:
     return found
 
 
-def train_overrides(trainer: Mapping, recipe: Mapping, sizes: Sizes = SIZES) -> dict[str, Any]:
-    """Dotted key -> value that scale one composed experiment down (``trainer``/``recipe``: its composed nodes)."""
-    batch = sizes.prompts_per_step * sizes.generations
+def train_overrides(
+    trainer: Mapping, recipe: Mapping, evaluation: Mapping, train_rows: int | None = None, sizes: Sizes = SIZES
+) -> dict[str, Any]:
+    """Dotted key -> value that scale one composed experiment down (``trainer``/``recipe``/``evaluation``: its
+    composed nodes). ``train_rows``: the size of a fixture train split, when it holds fewer prompts than a step takes
+    (TRL drops an incomplete batch: the run would train no step at all)."""
+    prompts = min(sizes.prompts_per_step, train_rows) if train_rows else sizes.prompts_per_step
+    batch = prompts * sizes.generations
     warmups = warmup_paths(recipe)
     values: dict[str, Any] = {
         "trainer.max_steps": sizes.steps_with_schedule if warmups else sizes.steps,
@@ -75,6 +80,7 @@ def train_overrides(trainer: Mapping, recipe: Mapping, sizes: Sizes = SIZES) -> 
         "resources.completions_per_step": batch,  # the paper-batch derivation still runs: 1 accumulation step
         "evaluation.limit": sizes.eval_problems,
         "evaluation.max_new_tokens": sizes.completion_tokens,
+        **capped_decodings(evaluation.get("decodings"), "evaluation.decodings", sizes),
         **{path: 1 for path in warmups},
     }
     if trainer.get("generation_batch_size") is not None:

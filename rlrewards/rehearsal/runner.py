@@ -65,6 +65,7 @@ def compose_config(config_name: str, overrides: list[str], output_dir: Path) -> 
 
 def as_overrides(values: dict[str, Any]) -> list[str]:
     """``++key=value`` (set or add), values quoted so paths and special tokens reach the config verbatim."""
+
     def literal(value: Any) -> str:
         if isinstance(value, bool):
             return str(value).lower()
@@ -112,11 +113,14 @@ def prm_overrides(recipe: DictConfig, cache: StandInCache) -> dict[str, Any]:
 def rehearsal_train_config(experiment: str, run_dir: Path, cache: StandInCache) -> DictConfig:
     base = [f"experiment={experiment}", "logger=none", f"++paths.cache_dir={cache.root / 'cache'}"]
     plain = compose_config("train", base, run_dir)
+    data = data_overrides(plain.task)
+    train_file = data.get("task.data_files.train")
+    rows = sum(1 for line in Path(train_file).read_text().splitlines() if line.strip()) if train_file else None
     values = {
-        **train_overrides(plain.trainer, OmegaConf.to_container(plain.recipe)),
+        **train_overrides(plain.trainer, OmegaConf.to_container(plain.recipe), plain.evaluation, rows),
         **model_overrides(plain, cache),
         **prm_overrides(plain.recipe, cache),
-        **data_overrides(plain.task),
+        **data,
     }
     return compose_config("train", base + as_overrides(values), run_dir)
 
@@ -152,6 +156,7 @@ def rehearse(experiment: str, outputs: Path, cache: StandInCache) -> Outcome:
         cfg = rehearsal_train_config(experiment, run_dir, cache)
         check_run(cfg)  # what rlrewards-train checks before it imports the pipeline
         run(cfg)
+        require_steps(run_dir, int(cfg.trainer.max_steps))
         evaluate_run(rehearsal_eval_config(experiment, run_dir))
     except Exception as err:  # noqa: BLE001 - every failure is reported, the next experiment still runs
         traceback.print_exc()
@@ -159,6 +164,15 @@ def rehearse(experiment: str, outputs: Path, cache: StandInCache) -> Outcome:
     finally:
         GlobalHydra.instance().clear()
     return Outcome("pass", time.perf_counter() - started)
+
+
+def require_steps(run_dir: Path, planned: int) -> None:
+    """A run that trained fewer optimizer steps than planned (an empty dataloader) has not rehearsed its recipe."""
+    import json
+
+    steps = json.loads((run_dir / "summary.json").read_text()).get("steps")
+    if steps != planned:
+        raise RuntimeError(f"trained {steps} optimizer steps, planned {planned}")
 
 
 def last_line(err: BaseException) -> str:
