@@ -9,6 +9,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 from rlrewards.train import CONFIG_DIR
 
 EXPERIMENTS_DIR = Path(CONFIG_DIR) / "experiment"
@@ -37,6 +39,22 @@ def discover_experiments(only: str | None = None) -> list[str]:
     """Every experiment name (path under conf/experiment/ without .yaml), sorted; ``only``: a name prefix."""
     names = sorted(str(p.relative_to(EXPERIMENTS_DIR).with_suffix("")) for p in EXPERIMENTS_DIR.rglob("*.yaml"))
     return [name for name in names if not only or name.startswith(only)]
+
+
+def is_paper_experiment(experiment: str) -> bool:
+    """A paper experiment declares the GPUs of the paper's runs (``resources.gpus``); the CPU demos do not."""
+    data = yaml.safe_load((EXPERIMENTS_DIR / f"{experiment}.yaml").read_text()) or {}
+    return int((data.get("resources") or {}).get("gpus") or 0) > 0
+
+
+def representatives() -> list[str]:
+    """One experiment per recipe folder: its first paper experiment (what the default test run rehearses)."""
+    chosen: dict[str, str] = {}
+    for name in discover_experiments():
+        folder = name.split("/", 1)[0]
+        if folder not in chosen and is_paper_experiment(name):
+            chosen[folder] = name
+    return list(chosen.values())
 
 
 def suite_of(experiment: str) -> str | None:
