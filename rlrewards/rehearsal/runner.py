@@ -38,7 +38,8 @@ class StandInCache:
     def policy(self, model_name: str, extra_special: tuple[str, ...]) -> Path:
         key = ("policy", standins.family_of(model_name), extra_special)
         if key not in self.built:
-            directory = self.root / "-".join([key[1], *[str(abs(hash(t))) for t in extra_special]])
+            slug = "".join(c if c.isalnum() else "_" for c in "-".join(extra_special))
+            directory = self.root / f"{key[1]}-{slug}" if slug else self.root / key[1]
             self.built[key] = standins.save_policy(model_name, directory, extra_special)
         return self.built[key]
 
@@ -161,8 +162,9 @@ def rehearse(experiment: str, outputs: Path, cache: StandInCache) -> Outcome:
     except Exception as err:  # noqa: BLE001 - every failure is reported, the next experiment still runs
         traceback.print_exc()
         return Outcome("fail", time.perf_counter() - started, last_line(err))
-    finally:
+    finally:  # later code in this process (other tests, the next experiment) must not see this job's Hydra state
         GlobalHydra.instance().clear()
+        HydraConfig.instance().cfg = None
     return Outcome("pass", time.perf_counter() - started)
 
 
