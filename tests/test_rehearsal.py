@@ -58,6 +58,8 @@ def test_eval_sizes_cap_every_benchmark():
     values = eval_overrides(suite)
     assert values["benchmarks.aime25.decodings.sampled.num_samples"] == 2  # the paper's 256
     assert values["benchmarks.math500.limit"] == 4 and values["limit"] == 4
+    rlcr = eval_overrides(yaml.safe_load((CONF / "suite" / "rlcr.yaml").read_text()))
+    assert rlcr["probes.answer_tokens"] == 16 and rlcr["probes.confidence_tokens"] == 16  # the paper's 50 and 20
 
 
 def test_every_pretrained_model_has_a_stand_in_family():
@@ -85,6 +87,10 @@ def test_stand_in_tokenizers_carry_the_family_s_tokens(tmp_path):
     assert type(model).__name__ == "Qwen2ForCausalLM"
     assert tokenizer.eos_token == tokenizer.pad_token == "<|endoftext|>" and tokenizer.bos_token is None
     assert len(tokenizer("<|vision_start|>", add_special_tokens=False)["input_ids"]) == 1  # LaSeR's z_c on Qwen
+    # reloaded by transformers' own Qwen2 tokenizer class, every byte survives: PURE's step tag "\n" is one token
+    text = "Step 1: 2 + 3 = 5\n\nSo \\boxed{5}, é"
+    ids = tokenizer(text, add_special_tokens=False)["input_ids"]
+    assert tokenizer.decode(ids) == text and len(tokenizer("\n", add_special_tokens=False)["input_ids"]) == 1
     text = tokenizer.apply_chat_template(
         [{"role": "user", "content": "2+2?"}], tokenize=False, add_generation_prompt=True
     )

@@ -99,6 +99,7 @@ def train_overrides(
         "evaluation.limit": sizes.eval_problems,
         "evaluation.max_new_tokens": sizes.completion_tokens,
         **capped_decodings(evaluation.get("decodings"), "evaluation.decodings", sizes),
+        **capped_probes(evaluation.get("probes"), "evaluation.probes", sizes),
         **{path: 1 for path in warmups},
     }
     if trainer.get("generation_batch_size") is not None:
@@ -116,6 +117,16 @@ def capped_decodings(decodings: Mapping | None, prefix: str, sizes: Sizes = SIZE
     }
 
 
+def capped_probes(probes: Mapping | None, prefix: str, sizes: Sizes = SIZES) -> dict[str, Any]:
+    """RLCR's answer/confidence probes (``<prefix>.answer_tokens``, ``confidence_tokens``) at the rehearsal's
+    completion length."""
+    return {
+        f"{prefix}.{key}": min(int(value), sizes.completion_tokens)
+        for key, value in (probes or {}).items()
+        if key.endswith("_tokens") and value is not None
+    }
+
+
 def eval_overrides(eval_cfg: Mapping, sizes: Sizes = SIZES) -> dict[str, Any]:
     """Dotted key -> value that scale a composed ``rlrewards-eval`` config (with its suite) down."""
     values: dict[str, Any] = {
@@ -124,6 +135,7 @@ def eval_overrides(eval_cfg: Mapping, sizes: Sizes = SIZES) -> dict[str, Any]:
         "progress": False,
         "bootstrap_resamples": 20,
         **capped_decodings(eval_cfg.get("decodings"), "decodings", sizes),
+        **capped_probes(eval_cfg.get("probes"), "probes", sizes),
     }
     for name, spec in (eval_cfg.get("benchmarks") or {}).items():
         spec = spec or {}

@@ -7,7 +7,6 @@ real code path (``rlrewards.models.loading.load_pretrained``); likewise the proc
 
 from __future__ import annotations
 
-import string
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -15,14 +14,13 @@ from typing import Any
 import torch
 import transformers
 import yaml
-from tokenizers import AddedToken, Regex, Tokenizer, decoders, models, pre_tokenizers, processors
+from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, processors
 from transformers import PreTrainedTokenizerFast
 
 STANDINS_FILE = Path(__file__).with_name("standins.yaml")
 REPO_ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = REPO_ROOT / "tests" / "fixtures"
 UNK = "<|unk|>"
-CHARACTERS = [c for c in string.printable if c.isprintable()] + ["\n"]
 
 
 @cache
@@ -39,17 +37,19 @@ def family_of(model_name: str) -> str:
 
 
 def build_tokenizer(family: str, extra_special: tuple[str, ...] = ()) -> PreTrainedTokenizerFast:
-    """A character-level tokenizer with the family's special tokens, bos/eos/pad and chat template.
+    """A byte-level tokenizer (one token per byte) with the family's special tokens, bos/eos/pad and chat template.
     ``extra_special``: tokens a config names (a slot token) that the family list lacks."""
     spec = standins()["families"][family]
     named = [spec[key] for key in ("bos_token", "eos_token", "pad_token") if spec.get(key)]
     specials = list(dict.fromkeys([*named, UNK, *spec["special_tokens"], *extra_special]))
     vocab = {token: index for index, token in enumerate(specials)}
-    for char in CHARACTERS:
-        vocab.setdefault(char, len(vocab))
-    backend = Tokenizer(models.WordLevel(vocab=vocab, unk_token=UNK))
-    backend.pre_tokenizer = pre_tokenizers.Split(Regex("(?m)."), behavior="isolated")
-    backend.decoder = decoders.Fuse()
+    for symbol in pre_tokenizers.ByteLevel.alphabet():  # one token per byte, no merges: any text encodes
+        vocab.setdefault(symbol, len(vocab))
+    # Byte-level BPE like the real Qwen and Llama-3 tokenizers: transformers loads a Qwen-family directory with its
+    # own Qwen2Tokenizer pipeline (byte-level), which would drop characters of any other vocabulary ("\n", " ").
+    backend = Tokenizer(models.BPE(vocab=vocab, merges=[], unk_token=UNK))
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False, use_regex=True)
+    backend.decoder = decoders.ByteLevel()
     backend.add_special_tokens([AddedToken(t, special=True, normalized=False) for t in specials])
     backend.add_tokens([AddedToken(t, special=False, normalized=False) for t in spec["added_tokens"]])
     if spec.get("add_bos"):  # as Llama-3's post-processor: plain encoding starts with bos
