@@ -18,7 +18,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from rlrewards.rehearsal import standins
-from rlrewards.rehearsal.plan import CONFIG_DIR, eval_overrides, suite_of, train_overrides
+from rlrewards.rehearsal.plan import CONFIG_DIR, SIZES, eval_overrides, suite_of, train_overrides
 
 
 @dataclass
@@ -96,7 +96,7 @@ def model_overrides(cfg: DictConfig, cache: StandInCache) -> dict[str, Any]:
         extra = (str(slot),) if slot else ()
         return {"model.name_or_path": str(cache.policy(str(model.name), extra))}
     if (model.get("warm_start") or {}).get("enabled"):
-        return {"model.warm_start.max_steps": 2, "model.warm_start.num_examples": 16}
+        return {"model.warm_start.max_steps": SIZES.warm_start_steps, "model.warm_start.num_examples": 16}
     return {}
 
 
@@ -111,12 +111,16 @@ def prm_overrides(recipe: DictConfig, cache: StandInCache) -> dict[str, Any]:
     return values
 
 
+def count_rows(jsonl_file: str | None) -> int | None:
+    return sum(1 for line in Path(jsonl_file).read_text().splitlines() if line.strip()) if jsonl_file else None
+
+
 def rehearsal_train_config(experiment: str, run_dir: Path, cache: StandInCache) -> DictConfig:
+    """``experiment`` composed twice: as configured (to read what to scale), then with the rehearsal's overrides."""
     base = [f"experiment={experiment}", "logger=none", f"++paths.cache_dir={cache.root / 'cache'}"]
     plain = compose_config("train", base, run_dir)
     data = data_overrides(plain.task)
-    train_file = data.get("task.data_files.train")
-    rows = sum(1 for line in Path(train_file).read_text().splitlines() if line.strip()) if train_file else None
+    rows = count_rows(data.get("task.data_files.train"))
     values = {
         **train_overrides(plain.trainer, OmegaConf.to_container(plain.recipe), plain.evaluation, rows),
         **model_overrides(plain, cache),
