@@ -77,14 +77,28 @@ def as_overrides(values: dict[str, Any]) -> list[str]:
     return [f"++{key}={literal(value)}" for key, value in values.items()]
 
 
+def hub_split(selection: str) -> str:
+    """``"test[:100]"`` -> ``"test"``: the hub split a task's ``splits`` entry reads."""
+    return str(selection).split("[", 1)[0]
+
+
+def fixtures_read(hub_path: str, selections) -> dict[str, str]:
+    """The fixture files of the hub splits the task reads, and no others: ``load_dataset("json")`` casts every
+    file to one schema, and an unread split may not match (MedMCQA's test split has no answers)."""
+    wanted = {hub_split(selection) for selection in selections}
+    return {split: file for split, file in standins.fixture_files(hub_path).items() if split in wanted}
+
+
 def data_overrides(task: DictConfig, prefix: str = "task") -> dict[str, Any]:
     """``data_files`` of a hub task (and of its ``split_sources``) pointed at the committed fixtures."""
     if task.get("path") is None:
         return {}  # a generated task (arith)
-    values = {f"{prefix}.data_files.{split}": file for split, file in standins.fixture_files(task.path).items()}
-    for split, source in (task.get("split_sources") or {}).items():
-        for hub_split, file in standins.fixture_files(source.path).items():
-            values[f"{prefix}.split_sources.{split}.data_files.{hub_split}"] = file
+    sources = task.get("split_sources") or {}
+    own = [selection for split, selection in task.splits.items() if split not in sources]
+    values = {f"{prefix}.data_files.{split}": file for split, file in fixtures_read(task.path, own).items()}
+    for split, source in sources.items():
+        for name, file in fixtures_read(source.path, [task.splits[split]]).items():
+            values[f"{prefix}.split_sources.{split}.data_files.{name}"] = file
     return values
 
 
