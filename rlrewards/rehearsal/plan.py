@@ -19,8 +19,8 @@ SUITES_DIR = Path(CONFIG_DIR) / "suite"
 
 @dataclass(frozen=True)
 class Sizes:
-    """The rehearsal's scale. Every number is the smallest that still exercises the code: two prompts of two
-    generations (group statistics need two), completions long enough to close a tag."""
+    """The rehearsal's scale: the smallest numbers that still exercise every code path. Two prompts of two
+    generations (group statistics need two of each); short completions, since the stand-ins' text is noise anyway."""
 
     prompts_per_step: int = 2
     generations: int = 2
