@@ -10,7 +10,7 @@ BIN := $(VENV)/bin
 TORCH_SPEC ?= torch==2.13.0
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test test-all lint format clean reproduce demo-table docs
+.PHONY: install demo test test-all lint format clean reproduce demo-table docs rehearse
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -44,6 +44,11 @@ docs: $(STAMP)
 
 clean:
 	rm -rf outputs multirun .pytest_cache .ruff_cache
+
+# Every paper experiment trained and evaluated end to end on CPU with stand-in models and fixture data (about 20 min
+# on 2 cores): outputs/rehearsal/summary.json. ARGS="--only laser/" for a subset, ARGS="--keep-going" past failures.
+rehearse: $(STAMP)
+	$(BIN)/rlrewards-rehearse $(ARGS)
 
 # Print the train and eval commands (with GPU counts) for every reproduced row of a paper: make reproduce PAPER=pure
 reproduce: $(STAMP)

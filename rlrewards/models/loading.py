@@ -6,8 +6,11 @@ start (``warm_start.enabled``) runs on either and is cached on disk.
 
 ``chat_template``: null keeps the tokenizer's own; ``raw`` replaces it with one that renders the messages' text
 and nothing else (no role markers, no default system prompt), so a base model gets the prompt as plain text, as
-the official code of papers that train base models without a template does (PURE's OpenRLHF runs). The tokenizer
-saved with the checkpoints carries the replaced template, so their evaluation sees the same prompts.
+the official code of papers that train base models without a template does (PURE's OpenRLHF runs), and as a base
+model without any template (OctoThinker) must. The raw text starts with the tokenizer's ``bos_token`` when it has
+one: TRL and the evaluation tokenize rendered templates without adding special tokens, so the template is what
+gives a Llama-3 model the ``<|begin_of_text|>`` its tokenizer would prepend to plain text (Qwen has no bos).
+The tokenizer saved with the checkpoints carries the replaced template, so their evaluation sees the same prompts.
 """
 
 from __future__ import annotations
@@ -27,8 +30,8 @@ from rlrewards.models.warm_start import cached_warm_start, warm_start_key
 
 log = logging.getLogger(__name__)
 
-# Every message's content, concatenated: the prompt text exactly as the task wrote it.
-RAW_CHAT_TEMPLATE = "{% for message in messages %}{{ message['content'] }}{% endfor %}"
+# Every message's content, concatenated: the prompt text exactly as the task wrote it, after bos where there is one.
+RAW_CHAT_TEMPLATE = "{{ bos_token or '' }}{% for message in messages %}{{ message['content'] }}{% endfor %}"
 CHAT_TEMPLATES = {"raw": RAW_CHAT_TEMPLATE}
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "auto": "auto"}
