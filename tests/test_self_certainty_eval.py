@@ -175,3 +175,24 @@ def test_rlrewards_eval_turns_it_on_with_the_official_power():
     run = OmegaConf.create({"recipe": {"answer_format": "answer_tag"}, "evaluation": {}})
     (hook,) = [h for h in select_hooks(HookSetup(run, eval_config=cfg)) if isinstance(h, SelfCertaintyHook)]
     assert isinstance(hook, SelfCertaintyHook) and hook.power == 0.5
+
+
+def test_the_pass_at_k_curve_per_benchmark(tmp_path):
+    from rlrewards.eval.curves import curve_table, metric_curves, write_pass_at_k
+
+    results = {
+        "math500": {"task": "math500", "pass@1_sampled": 0.5, "pass@1_sampled_stderr": 0.1, "pass@2_sampled": 0.75,
+                    "pass@2_sampled_stderr": 0.05, "maj@2_sampled": 0.5, "accuracy_greedy": 0.4},
+        "aime25": {"pass@1_sampled": 0.1, "pass@1_sampled_stderr": 0.0},
+    }  # fmt: skip
+    assert metric_curves(results["math500"]) == {"sampled": [(1, 0.5, 0.1), (2, 0.75, 0.05)]}
+    table = write_pass_at_k(results, tmp_path)
+    assert table.splitlines() == [
+        "| k | math500/sampled pass@k (%) | aime25/sampled pass@k (%) |",
+        "|---|---|---|",
+        "| 1 | 50.0 ± 10.0 | 10.0 ± 0.0 |",
+        "| 2 | 75.0 ± 5.0 |  |",
+    ]
+    assert (tmp_path / "pass_at_k.md").read_text() == table and (tmp_path / "pass_at_k.png").stat().st_size > 0
+    assert curve_table({}) == "" and write_pass_at_k({"x": {"accuracy_greedy": 1.0}}, tmp_path / "none") == ""
+    assert not (tmp_path / "none").exists()
