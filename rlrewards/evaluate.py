@@ -163,7 +163,7 @@ def evaluate_task(cfg, spec, task, train_cfg, generation: Generation, out: Path,
         if name.endswith("_stderr"):
             continue
         stderr = metrics.get(f"{name}_stderr")
-        print(f"{name:<24}{value:.3f}" + (f" ± {stderr:.3f}" if stderr is not None else ""))
+        print(f"{name + ' ':<24}{value:.3f}" + (f" ± {stderr:.3f}" if stderr is not None else ""))
     return result
 
 

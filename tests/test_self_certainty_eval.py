@@ -129,7 +129,7 @@ def test_the_hook_scores_every_sample_through_evaluate_split(tiny_model, tiny_to
     completion = tiny_tokenizer(record["completion"], add_special_tokens=False)["input_ids"]
     ids = torch.tensor([prompt["input_ids"] + completion])
     with torch.no_grad():
-        logits = tiny_model(input_ids=ids).logits[:, len(prompt["input_ids"]) - 1 : -1]
+        logits = tiny_model(input_ids=ids).logits[:, len(prompt["input_ids"]) :]  # the official positions
     expected = self_certainty(logits, torch.ones(logits.shape[:2]), vocab_size=tiny_model.config.vocab_size)
     assert record["id"] == "q" and record["self_certainty"] == pytest.approx(expected.item(), rel=1e-5)
 

@@ -2,9 +2,14 @@
 
 The evaluation keeps completions as text, so each sample is re-tokenized: the chat-templated prompt and the
 completion separately, without special tokens, then concatenated, as the official ``src/confidence_list.py``
-(backprop07/Self-Certainty @ b17d021) does. The logits at the positions that predict the completion's tokens go to
+(backprop07/Self-Certainty @ b17d021) does. The logits at the completion's own token positions go to
 ``rlrewards.algorithms.self_certainty.self_certainty`` (chunked over rows, float32), ``vocab_size`` from the model's
-config as the official code divides by ``config.vocab_size``. EOS is not scored (the cache keeps decoded texts).
+config as the official code divides by ``config.vocab_size``.
+
+Positions, as the official code takes them (``logits[:, input_length:]`` under the output's attention mask): the
+distributions p(. | x, y_1..y_t) for t = 1..T, i.e. from the one after the first completion token to the one after
+the last (which predicts what follows the completion, usually EOS). The paper's formula averages p(. | x, y_<t) for
+t = 1..T, one position earlier; we follow the code.
 """
 
 from __future__ import annotations
@@ -22,18 +27,17 @@ SelfCertaintyScorer = Callable[[Sequence[list[int]], Sequence[list[int]], int], 
 def right_padded(
     prompts: Sequence[list[int]], completions: Sequence[list[int]], pad_id: int
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """``(input_ids, attention_mask, completion_mask)`` of the right-padded concatenations; ``completion_mask`` is
-    aligned with the logits ``[:, :-1]``: position t is 1 when the logits there predict a completion token."""
+    """``(input_ids, attention_mask, completion_mask)`` of the right-padded concatenations; ``completion_mask`` is 1
+    at the completion's token positions (the official ``logits[:, input_length:]`` under the output's mask)."""
     width = max(len(p) + len(c) for p, c in zip(prompts, completions))
     input_ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
     attention = torch.zeros_like(input_ids)
-    scored = torch.zeros((len(prompts), max(width - 1, 0)), dtype=torch.long)
+    scored = torch.zeros_like(input_ids)
     for row, (prompt, completion) in enumerate(zip(prompts, completions)):
         ids = [*prompt, *completion]
         input_ids[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
         attention[row, : len(ids)] = 1
-        if prompt and completion:
-            scored[row, len(prompt) - 1 : len(ids) - 1] = 1
+        scored[row, len(prompt) : len(ids)] = 1
     return input_ids, attention, scored
 
 
@@ -52,10 +56,10 @@ def hf_self_certainty(
         for start in range(0, len(prompts), batch_size):
             batch = right_padded(prompts[start : start + batch_size], completions[start : start + batch_size], pad_id)
             input_ids, attention, scored = (t.to(model.device) for t in batch)
-            if scored.size(1) == 0 or not bool(scored.any()):
+            if not bool(scored.any()):
                 scores.extend([0.0] * input_ids.size(0))
                 continue
-            logits = model(input_ids=input_ids, attention_mask=attention).logits[:, :-1]
+            logits = model(input_ids=input_ids, attention_mask=attention).logits
             values = self_certainty(logits, scored, vocab_size=vocab_size)
             scores.extend(torch.nan_to_num(values, nan=0.0, posinf=0.0, neginf=0.0).cpu().tolist())
     finally:
