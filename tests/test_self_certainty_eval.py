@@ -196,3 +196,23 @@ def test_the_pass_at_k_curve_per_benchmark(tmp_path):
     assert (tmp_path / "pass_at_k.md").read_text() == table and (tmp_path / "pass_at_k.png").stat().st_size > 0
     assert curve_table({}) == "" and write_pass_at_k({"x": {"accuracy_greedy": 1.0}}, tmp_path / "none") == ""
     assert not (tmp_path / "none").exists()
+
+
+def test_the_generic_hook_is_found_without_importing_it():
+    import subprocess
+    import sys
+
+    code = "from rlrewards.eval.hooks import EVALUATION_HOOKS; print(EVALUATION_HOOKS.names())"
+    names = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert "'self_certainty'" in names and "'laser_self_reward'" in names
+
+
+def test_the_vllm_engine_offers_no_self_certainty(monkeypatch, tiny_tokenizer):
+    import sys
+    import types
+
+    fake = types.SimpleNamespace(LLM=lambda **kwargs: object(), SamplingParams=lambda **kwargs: kwargs)
+    monkeypatch.setitem(sys.modules, "vllm", fake)
+    from rlrewards.eval.vllm_engine import vllm_engine
+
+    assert vllm_engine("checkpoint", tiny_tokenizer, seed=0).self_certainty is None

@@ -66,6 +66,7 @@ def plot_curves(curves: Mapping[str, Curve], path: Path, prefix: str = "pass") -
         high = [100 * (v + e) for v, e in zip(values, errors)]
         axis.fill_between(ks, low, high, alpha=0.2)
     axis.set_xscale("log", base=2)
+    axis.set_ylim(0, 100)
     axis.set_xlabel("k")
     axis.set_ylabel(f"{prefix}@k (%)")
     axis.legend(fontsize=7)
