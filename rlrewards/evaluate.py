@@ -5,7 +5,9 @@ Reads the run's saved ``config.yaml`` (task, answer format, system prompt), load
 directory. With ``benchmarks`` (usually from ``suite=<paper>``), each benchmark is a ``conf/task/`` option evaluated
 with its own decodings (e.g. LaSeR's n = 2 on MATH-500 and n = 32 on AIME), written under ``<output>/<benchmark>/``,
 and ``metrics.json`` maps benchmark -> metrics. Accuracy over n samples is avg@n (the papers' Pass@1); with n > 1
-samples the metrics also hold unbiased pass@k and maj@k. Every rate has a ``<metric>_stderr`` next to it.
+samples the metrics also hold unbiased pass@k and maj@k for k = 1, 2, 4, ... up to n (``pass_at_k.md`` and
+``pass_at_k.png``: the pass@k curve per benchmark), and self-certainty Best-of-N and Borda voting (``bon_sc@k``,
+``borda_sc@k``; ``rlrewards.eval.self_certainty_eval``). Every rate has a ``<metric>_stderr`` next to it.
 
 Finished samples are cached under ``cache_dir`` (default ``<run_dir>/eval_cache``), keyed by the checkpoint's
 identity, the chat-templated prompt, the decoding, the seed and the backend: running the same evaluation twice
@@ -27,6 +29,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from rlrewards.config import ConfigError
 from rlrewards.eval.cache import SampleCache, checkpoint_identity
+from rlrewards.eval.curves import write_pass_at_k
 from rlrewards.eval.generation import Engine, decodings_from_config, evaluate_split, hf_engine
 from rlrewards.eval.hooks import EvaluationHook, HookSetup, select_hooks
 from rlrewards.eval.plots import reliability_diagrams
@@ -70,13 +73,16 @@ def evaluate_run(cfg: DictConfig) -> dict[str, Any]:
     generation = load_generation(cfg, train_cfg, run_dir, checkpoint, backend)
     if benchmarks is None:
         task = instantiate(train_cfg.task, _convert_="all")
-        return evaluate_task(cfg, cfg, task, train_cfg, generation, out, checkpoint)
+        result = evaluate_task(cfg, cfg, task, train_cfg, generation, out, checkpoint)
+        print(write_pass_at_k({task.name: result}, out), end="")
+        return result
     results = {}
     for name, (spec, task) in benchmarks.items():
         print(f"== {name}")
         results[name] = evaluate_task(cfg, spec, task, train_cfg, generation, out / name, checkpoint)
     atomic_write_json(out / "metrics.json", results)
     print_benchmark_table(results)
+    print(write_pass_at_k(results, out), end="")
     return results
 
 
@@ -157,7 +163,7 @@ def evaluate_task(cfg, spec, task, train_cfg, generation: Generation, out: Path,
         if name.endswith("_stderr"):
             continue
         stderr = metrics.get(f"{name}_stderr")
-        print(f"{name:<24}{value:.3f}" + (f" ± {stderr:.3f}" if stderr is not None else ""))
+        print(f"{name + ' ':<24}{value:.3f}" + (f" ± {stderr:.3f}" if stderr is not None else ""))
     return result
 
 

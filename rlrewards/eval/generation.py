@@ -1,10 +1,11 @@
 """Batched generation and task scoring on an evaluation *engine*: HF (the default) or vLLM, with a sample cache.
 
 An ``Engine`` is what an evaluation runs on one backend: its sampler (``sampler(texts, decoding, seed)`` yields,
-batch by batch, ``num_samples`` completions per chat-templated prompt text), greedy continuation of raw prefixes
-and the log-probability of one given next token, the last two for recipes' evaluation hooks
-(``rlrewards.eval.hooks``). ``hf_engine`` runs all three on an HF model; ``rlrewards.eval.vllm_engine.vllm_engine``
-on one vLLM engine, so ``backend=vllm`` loads no HF model. ``cached_completions`` wraps any sampler with a
+batch by batch, ``num_samples`` completions per chat-templated prompt text), greedy continuation of raw prefixes,
+the log-probability of one given next token and, where the backend has full-vocabulary logits, the self-certainty
+of given completions: all but the sampler serve the evaluation hooks (``rlrewards.eval.hooks``). ``hf_engine`` runs
+them all on an HF model; ``rlrewards.eval.vllm_engine.vllm_engine`` on one vLLM engine (no self-certainty there), so
+``backend=vllm`` loads no HF model. ``cached_completions`` wraps any sampler with a
 ``SampleCache``: samples already on disk are reused, only the missing prompts are generated, and each finished batch
 is appended at once, so an interrupted evaluation resumes where it stopped.
 
@@ -22,6 +23,7 @@ import torch
 from tqdm.auto import tqdm
 
 from rlrewards.eval.cache import SampleCache, prompt_keys, resumed_seed
+from rlrewards.eval.certainty import SelfCertaintyScorer, hf_self_certainty
 from rlrewards.eval.hooks import EvaluationHook, HookContext, run_amend, run_score
 from rlrewards.eval.metrics import BOOTSTRAP_RESAMPLES
 from rlrewards.eval.scoring import (
@@ -227,6 +229,9 @@ class Engine:
     sample: TextSampler
     continue_greedily: GreedyContinuer
     next_token_logprobs: NextTokenLogprobs
+    # full-vocabulary scoring forward for self-certainty (rlrewards.eval.certainty); None where the backend has no
+    # full-vocabulary logits (vLLM returns top-k log-probs only)
+    self_certainty: SelfCertaintyScorer | None = None
 
 
 def hf_engine(model, tokenizer) -> Engine:
@@ -234,6 +239,7 @@ def hf_engine(model, tokenizer) -> Engine:
         sample=partial(hf_sample_batches, model, tokenizer),
         continue_greedily=partial(continue_greedily, model, tokenizer),
         next_token_logprobs=partial(hf_next_token_logprobs, model, tokenizer),
+        self_certainty=partial(hf_self_certainty, model, tokenizer),
     )
 
 

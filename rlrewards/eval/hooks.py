@@ -10,7 +10,9 @@ adherence, pass@k / maj@k and, when the records carry a confidence, calibration.
             return None  # not this run: the hook stays out of its evaluations
         return MyHook(...)
 
-Those modules are found, not listed (``rlrewards.registry.import_submodules`` with the suffix ``_eval``).
+Those modules are found, not listed (``rlrewards.registry.import_submodules`` with the suffix ``_eval``), as are
+the generic hooks that apply to any run, in ``rlrewards/eval/*_eval.py`` (``self_certainty``: Best-of-N and Borda
+voting by self-certainty for every decoding with n > 1).
 
 Selection: every registered factory is asked, in name order, for each evaluation, with the ``HookSetup`` (the run's
 config, the ``rlrewards-eval`` config when there is one, the recipe state the evaluated model was trained with);
@@ -82,7 +84,11 @@ class EvaluationHook:
 
 HookFactory = Callable[[HookSetup], EvaluationHook | None]
 
-EVALUATION_HOOKS: Registry[HookFactory] = Registry("evaluation hook", autoload=RECIPE_MODULES, suffix="_eval")
+# The recipes' hooks (rlrewards/recipes/*_eval.py) and the generic ones that apply to any run
+# (rlrewards/eval/*_eval.py, e.g. self-certainty selection).
+EVALUATION_HOOKS: Registry[HookFactory] = Registry(
+    "evaluation hook", autoload=(*RECIPE_MODULES, "rlrewards.eval"), suffix="_eval"
+)
 
 
 def select_hooks(setup: HookSetup) -> list[EvaluationHook]:

@@ -99,14 +99,27 @@ def confidence_metrics(records: Sequence[dict], resamples: int = BOOTSTRAP_RESAM
     return summary
 
 
-def sampling_metrics(records: Sequence[dict], sizes: Sequence[int] = (1, 2, 4, 8, 16, 32)) -> dict[str, float]:
+def powers_of_two(limit: int) -> list[int]:
+    """1, 2, 4, ... up to ``limit`` (inclusive): the k of pass@k, maj@k and the selection metrics."""
+    sizes, k = [], 1
+    while k <= limit:
+        sizes.append(k)
+        k *= 2
+    return sizes
+
+
+def sampling_metrics(records: Sequence[dict], sizes: Sequence[int] | None = None) -> dict[str, float]:
     """For n samples per prompt: unbiased pass@k and majority vote over the first k samples (maj@k), for each k in
-    ``sizes`` up to n, averaged over prompts, each with ``<metric>_stderr``: the standard error over prompts
-    (``mean_stderr`` of the per-prompt values). Accuracy over all samples is avg@n, reported as ``accuracy_*``."""
-    groups = _by_prompt(records)
+    ``sizes`` up to n (default: the powers of two up to n, so pass@256 with the NSR paper's 256 samples), averaged
+    over prompts, each with ``<metric>_stderr``: the standard error over prompts (``mean_stderr`` of the per-prompt
+    values). Accuracy over all samples is avg@n, reported as ``accuracy_*``.
+
+    Cost per prompt: pass@k is a running product over at most n factors per k, maj@k one pass over the first k
+    samples, so all sizes together take O(n log n), not O(n^2)."""
+    groups = by_prompt(records)
     available = min((len(g) for g in groups), default=0)
     results = {}
-    for k in [size for size in sizes if size <= available]:
+    for k in [size for size in (powers_of_two(available) if sizes is None else sizes) if size <= available]:
         passed = [pass_at_k(len(g), sum(bool(r["correct"]) for r in g), k) for g in groups]
         results[f"pass@{k}"] = sum(passed) / len(groups)
         results[f"pass@{k}_stderr"] = mean_stderr(passed)
@@ -119,17 +132,18 @@ def sampling_metrics(records: Sequence[dict], sizes: Sequence[int] = (1, 2, 4, 8
     return results
 
 
-def _by_prompt(records: Sequence[dict]) -> list[list[dict]]:
-    by_prompt: dict[object, list[dict]] = {}
+def by_prompt(records: Sequence[dict]) -> list[list[dict]]:
+    """The records grouped by prompt id (in order of first appearance), each group in sample order."""
+    groups: dict[object, list[dict]] = {}
     for record in records:
-        by_prompt.setdefault(record["id"], []).append(record)
-    return [sorted(g, key=lambda r: r["sample"]) for g in by_prompt.values()]
+        groups.setdefault(record["id"], []).append(record)
+    return [sorted(g, key=lambda r: r["sample"]) for g in groups.values()]
 
 
 def sample_scaling(records: Sequence[dict], sizes: Sequence[int] = (1, 2, 4, 8, 16)) -> dict[str, float]:
     """Accuracy of majority vote, confidence-weighted vote and max-confidence over the first N samples of each
     prompt (RLCR Fig. 4), for each N up to the number of samples drawn."""
-    groups = _by_prompt(records)
+    groups = by_prompt(records)
     available = min((len(g) for g in groups), default=0)
     results = {}
     for n in [size for size in sizes if size <= available]:

@@ -25,7 +25,10 @@ def vllm_engine(checkpoint: str, tokenizer, seed: int) -> Engine:
     - probes: greedy (temperature 0), one reply per prefix, all prefixes in one call.
     - next-token log-probability (LaSeR): the sequence with the token appended, ``max_tokens=1`` and
       ``prompt_logprobs=1``; vLLM always includes the prompt's own token in a position's log-probs, so the last
-      position holds log pi(token | sequence), from the raw logits as HF's log-softmax (no temperature)."""
+      position holds log pi(token | sequence), from the raw logits as HF's log-softmax (no temperature).
+    - self-certainty: none (``Engine.self_certainty`` is None). It sums log p over the whole vocabulary at every
+      completion position, and vLLM returns only the top-k log-probs (``prompt_logprobs=k``, k capped by
+      ``max_logprobs``), so the ``self_certainty`` hook logs that it skips this backend."""
     from vllm import LLM, SamplingParams
 
     engine = LLM(model=checkpoint, seed=seed)

@@ -76,3 +76,15 @@ def borda_vote(answers: Sequence[Hashable], scores: Sequence[float], power: floa
     for rank, index in enumerate(ranked, start=1):
         votes[index] = float(len(answers) - rank + 1) ** power
     return weighted_majority_vote(answers, votes)
+
+
+def best_of_n(scores: Sequence[float]) -> int | None:
+    """The index of the highest-scoring sample (self-certainty's Best-of-N, Kang et al., 2025): ties go to the
+    earlier sample, NaN never wins over a number (all NaN: the first sample); None for no samples. Unlike
+    ``max_confidence`` it picks a sample, not an answer: a chosen sample without an answer is simply wrong."""
+    scores = _weights(scores)
+    best, best_score = None, float("-inf")
+    for index, score in enumerate(scores):
+        if best is None or score > best_score:  # NaN > x is False: a NaN never replaces a chosen sample
+            best, best_score = index, score if score == score else float("-inf")
+    return best
