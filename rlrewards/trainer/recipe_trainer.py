@@ -51,6 +51,8 @@ from rlrewards.trainer.hooks import (
 # Written next to every saved model and checkpoint: the advantage estimator's ``state_dict()``, loaded back on
 # resume so that nothing measured on the initial policy is re-measured on a trained one.
 RECIPE_STATE_FILE = "recipe_state.json"
+# Dataset columns not copied into ``RolloutBatch.row_fields``: the batch has them as tokens and decoded text.
+ROW_FIELDS_LEFT_OUT = ("prompt", "completion")
 
 
 def load_recipe_state(directory: str | os.PathLike) -> dict[str, Any]:
@@ -108,6 +110,7 @@ class RecipeTrainerCore(RecipeTrainerBase):
         self.recipe_aux_loss_name = aux_loss_name
         self._gathered_rewards_per_func: torch.Tensor | None = None
         self._completions_for_estimator: list[Any] | None = None
+        self._rows_for_estimator: list[dict[str, Any]] | None = None
         self._captured_forward: tuple[torch.Tensor, torch.Tensor | None] | None = None
         self._capture_forward = False
 
@@ -139,6 +142,7 @@ class RecipeTrainerCore(RecipeTrainerBase):
         if self.advantage_estimator is not None:
             self._gathered_rewards_per_func = rewards_per_func
             self._completions_for_estimator = completions
+            self._rows_for_estimator = [{k: v for k, v in x.items() if k not in ROW_FIELDS_LEFT_OUT} for x in inputs]
         return rewards_per_func
 
     def _generate_and_score_completions(self, inputs):
@@ -211,6 +215,7 @@ class RecipeTrainerCore(RecipeTrainerBase):
             prompt_ids=gather(prompt_ids),
             prompt_mask=gather(prompt_mask),
             tokenizer=self._tokenizer,
+            row_fields=gather_object(self._rows_for_estimator),
         )
 
     def _install_advantages(
