@@ -209,3 +209,25 @@ def test_training_scores_the_spliced_sequences_with_the_policy(tiny_model, tiny_
     logged = [e for e in trainer.state.log_history if "rlpr/prob_reward_mean" in e]
     assert len(logged) == 2 and all(0 < e["rlpr/prob_reward_mean"] <= 1 for e in logged)
     assert all(e["rlpr/unscorable_frac"] == 0 and e["rlpr/base_missing_frac"] == 0 for e in logged)
+
+
+def test_recipe_runs_from_the_command_line(tmp_path):
+    """``recipe=rlpr debug=fast`` on a 64-problem training split (the initial r_0 pass covers the whole split)."""
+    import json
+
+    from test_cli import FAST, cli, only_run_dir
+
+    small = ["task.split_sizes.train=64", "model.warm_start.num_examples=64"]
+    result = cli([*FAST, "recipe=rlpr", *small], tmp_path, tmp_path / "cache")
+    assert result.returncode == 0, result.stderr[-3000:]
+    run_dir = only_run_dir(tmp_path)
+    assert json.loads((run_dir / "summary.json").read_text())["steps"] == 2
+    logged = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    steps = [e for e in logged if "train/rlpr/prob_reward_mean" in e]
+    assert len(steps) == 2
+    for entry in steps:
+        for name in ("unscorable_frac", "filtered_frac", "base_reward_mean", "reward_mean"):
+            assert math.isfinite(entry[f"train/rlpr/{name}"]), name
+        assert entry["train/rlpr/base_missing_frac"] == 0.0
+    state = json.loads((run_dir / "model" / "recipe_state.json").read_text())
+    assert len(state["base"]) == 64 and state["step"] == 2  # r_0 of every training problem, kept with the model
