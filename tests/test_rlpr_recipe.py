@@ -129,12 +129,14 @@ def test_std_filter_zeroes_the_groups_below_beta_times_the_ema(tiny_tokenizer):
     assert second.metrics["rlpr/std_lower"] == pytest.approx((0.5625 + 0.325) / math.sqrt(2) / 2)
     assert second.metrics["rlpr/filtered_frac"] == 0.5
     assert second.advantages[2:].tolist() == [0.0, 0.0] and second.advantages[1] > 0.7
-    # step 4 (step 3 had no generation batch): EMA = 0.99 EMA + 0.01 * step 2's mean (the same batch): unchanged
-    third = est(batch_of(TEXTS, tiny_tokenizer, global_step=3, scores=scores))
+    # step 3, counted in generation batches whatever the optimizer step (verl's steps: one per generation batch):
+    # EMA = 0.99 EMA + 0.01 * step 2's mean, the same batch's: unchanged
+    third = est(batch_of(TEXTS, tiny_tokenizer, global_step=8, scores=scores))
     assert third.metrics["rlpr/std_lower"] == pytest.approx(second.metrics["rlpr/std_lower"])
+    assert est.filter_state.warmup == (pytest.approx((0.5625 + 0.325) / math.sqrt(2) / 2),)
     restored = estimator()
     restored.load_state_dict(est.state_dict())
-    assert restored.state_dict() == est.state_dict() and restored.step == 4
+    assert restored.state_dict() == est.state_dict() and restored.step == 3
 
 
 def test_hostile_completions_never_raise_and_score_zero(tiny_tokenizer):

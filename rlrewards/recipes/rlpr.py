@@ -12,8 +12,9 @@ and every difference are in ``docs/papers/rlpr.md``. Per generation batch:
    prompt + " " + reference + " " + EOS under the initial policy, cached in the estimator's state (saved with every
    checkpoint, so a resumed run does not re-measure it on a trained policy).
 3. ``__call__``: R = 0.9 * clip(r - r_0, 0, 1) + 0.1 * format, -1 more for repetitive text; the std filter
-   (``begin_step`` / ``std_filter``: EMA of the mean group std from step 6, filtering from step 11) zeroes the
-   advantages of the groups it drops; GRPO advantages with the official eps 1e-6.
+   (``begin_step`` / ``std_filter``: EMA of the mean group std from step 6, filtering from step 11, steps counted
+   in generation batches as verl counts them) zeroes the advantages of the groups it drops (the official code drops
+   them and generates more prompts until the batch is full); GRPO advantages with the official eps 1e-6.
 """
 
 from __future__ import annotations
@@ -100,8 +101,8 @@ class RLPREstimator:
         self.base: dict[str, float] = {}  # r_0 per base_key
         self._pending: list[str] = []
         self.filter_state = StdFilterState()
-        self.step = 0  # the last 1-based step the filter was advanced to
-        self.step_means: list[float] = []  # the mean group stds recorded during that step
+        self.step = 0  # generation batches seen: the official (verl) step, 1-based once started
+        self.step_means: list[float] = []  # the mean group std recorded during that step
 
     # --- what the trainer scores --------------------------------------------------------------------------------
 
@@ -147,7 +148,7 @@ class RLPREstimator:
         if scores is None:
             raise ValueError("rlpr needs the trainer's policy scores (RecipeGRPOTrainer with PolicyScoringMixin)")
         reward, parts = self.rewards(batch, scores)
-        lower = self._advance_filter(batch.global_step + 1)
+        lower = self._advance_filter()
         stds = group_std(reward, batch.group_size)
         keep = std_filter(reward, batch.group_size, lower, self.std_upper)
         recorded = mean_group_std(stds)
@@ -188,19 +189,13 @@ class RLPREstimator:
         }
         return reward, parts
 
-    def _advance_filter(self, step: int) -> float:
-        """The std filter's lower bound at ``step`` (1-based), advancing its state over the steps since the last
-        call (steps without a generation batch recorded nothing)."""
-        if step < self.step:
-            raise ValueError(f"the std filter is at step {self.step}; step {step} is in its past")
-        lower = None
-        while self.step < step:
-            self.step += 1
-            previous = sum(self.step_means) / len(self.step_means) if self.step_means else None
-            self.step_means = []
-            self.filter_state, lower = begin_step(self.filter_state, self.step, previous, **self.filter)
-        if lower is None:  # another generation batch of the same step
-            _, lower = begin_step(self.filter_state, self.step, None, **self.filter)
+    def _advance_filter(self) -> float:
+        """Start the next step of the std filter and return its lower bound. The official steps are verl's, one per
+        generation batch (each holding several optimizer steps), so the filter counts generation batches, not
+        ``global_step``; the mean group std recorded during the previous batch feeds the EMA."""
+        previous = sum(self.step_means) / len(self.step_means) if self.step_means else None
+        self.step, self.step_means = self.step + 1, []
+        self.filter_state, lower = begin_step(self.filter_state, self.step, previous, **self.filter)
         return lower
 
     def _reference(self, batch: RolloutBatch, row: int) -> str:
