@@ -122,7 +122,7 @@ def test_every_eval_suite_composes_and_builds_its_benchmark_tasks(suite):
     train_cfg = compose_train([f"recipe={suite}", "recipe.answer_format=boxed"])
     OmegaConf.resolve(train_cfg)
     tasks = benchmark_tasks(cfg, train_cfg)
-    expected = {"laser": 5, "pure": 5, "rlcr": 9, "tempo": 6, "nsr": 3}  # the benchmarks each paper reports
+    expected = {"laser": 5, "pure": 5, "rlcr": 9, "tempo": 6, "nsr": 3, "rlpr": 3}  # the benchmarks each paper reports
     assert set(tasks) == set(cfg.benchmarks) and len(tasks) == expected[suite]
     for name, (spec, task) in tasks.items():
         own_format = (spec.get("task_overrides") or {}).get("answer_format")  # suite=tempo grades MC sets by <answer>

@@ -233,3 +233,23 @@ def test_recipe_runs_from_the_command_line(tmp_path):
         assert entry["train/rlpr/base_missing_frac"] == 0.0
     state = json.loads((run_dir / "model" / "recipe_state.json").read_text())
     assert len(state["base"]) == 64 and state["step"] == 2  # r_0 of every training problem, kept with the model
+
+
+def test_the_training_set_reads_the_verl_schema_with_its_own_chat_messages():
+    from conftest import FIXTURES
+    from hydra.utils import instantiate
+    from omegaconf import OmegaConf
+    from test_configs import compose_train
+
+    cfg = compose_train(["experiment=rlpr/qwen2.5-7b"])
+    cfg.task.data_files = {"train": str(FIXTURES / "rlpr_train" / "train.jsonl")}
+    OmegaConf.resolve(cfg)
+    rows = instantiate(cfg.task, _convert_="all").load_split("train")
+    assert len(rows) == 4 and rows[0]["answer"] == "19.6 m" and rows[3]["answer"] == "the mitochondrion"
+    system, user = rows[0]["prompt"]  # the dataset's messages as they are: no template, no recipe system prompt
+    assert system["role"] == "system" and system["content"].startswith("SYNTHETIC fixture system turn")
+    assert user == {
+        "role": "user",
+        "content": "A ball is dropped from rest and falls for 2 s. Taking g = 9.8 m/s^2, how far does it fall?",
+    }
+    assert rows[1]["data_source"] == "WebInstruct-verified" and rows[1]["ability"] == "chemistry"
