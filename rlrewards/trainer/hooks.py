@@ -1,7 +1,8 @@
 """The trainer's extension points and the registries recipes fill.
 
 Advantage estimators see the whole generation batch (gathered across processes, since a prompt's group can span
-processes) as a ``RolloutBatch`` and return per-sequence ``(N,)`` or per-token ``(N, T)`` advantages. Auxiliary
+processes) as a ``RolloutBatch`` and return per-sequence ``(N,)`` or per-token ``(N, T)`` advantages; an estimator may
+ask the policy to score sequences it builds (``ScoringRequest`` -> ``PolicyScores``, ``PolicyScoringMixin``). Auxiliary
 losses see the local micro-batch plus the per-token log-probs of the policy forward pass the policy loss uses, so
 they cost no extra forward.
 """

@@ -16,9 +16,11 @@ row as its token mean). An estimator's ``state_dict()`` is written as ``recipe_s
 and checkpoint and loaded back on resume.
 
 ``RecipeTrainerCore`` is used as ``rlrewards.trainer.RecipeGRPOTrainer``, which mixes in extensions that score more
-in the same forwards (``rlrewards/trainer/__init__.py``). They refine two steps of this class through the
-cooperative methods of ``RecipeTrainerBase``: ``_complete_estimator_batch`` (fill in or defer the estimator's batch)
-and ``_aux_loss_inputs`` (what the auxiliary loss reads).
+with the same model (``rlrewards/trainer/__init__.py``: sequences an estimator builds, LaSeR's slot token). An
+estimator's batch also carries each row's dataset columns (``RolloutBatch.row_fields``: the reference answer, ...).
+The extensions refine two steps of this class through the cooperative methods of ``RecipeTrainerBase``:
+``_complete_estimator_batch`` (fill in or defer the estimator's batch) and ``_aux_loss_inputs`` (what the auxiliary
+loss reads).
 
 With neither hook set, every overridden method defers to TRL unchanged: the ``grpo`` recipe trains exactly as the
 stock trainer does (``tests/test_trainer_parity.py``). This package is the only place that touches TRL internals,
