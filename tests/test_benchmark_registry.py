@@ -148,6 +148,7 @@ TRAINING_ONLY = {
     "arith_levels": "the embedded RLCR demo task",
     "deepmath": "LaSeR's training set",
     "simplerl_math": "PURE's training set",
+    "rlpr_train": "RLPR's training set (tests/test_rlpr_recipe.py loads its fixture)",
 }
 
 

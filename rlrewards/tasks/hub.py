@@ -99,6 +99,9 @@ class HubMathTask:
     system_prompt: str | None = None  # a registered name (rlrewards.tasks.prompts) or literal text
     checker: str = "math_verify"  # how completions are graded: a registered CHECKERS name (no import paths)
     extra_fields: list[str] = field(default_factory=list)  # copied as is; "a.b" becomes column "b"
+    # A column that already holds the prompt as chat messages (verl parquets: RLPR's data): used as is, without
+    # system_prompt or prompt_template; rows without it (e.g. from split_sources) are built from problem_field.
+    messages_field: str | None = None
     # None: no ground_truth_visible column. A fraction: that share of the rows is marked visible (seeded, exact count).
     visible_answer_fraction: float | None = None
     visible_answer_seed: int = 0
@@ -167,12 +170,11 @@ class HubMathTask:
         for index, record in enumerate(raw):
             problem = field_value(record, fields["problem_field"])
             reference = field_value(record, fields["answer_field"])
-            messages = [{"role": "system", "content": self.system_message}] if self.system_message else []
-            messages.append({"role": "user", "content": self.prompt_template.format(problem=problem)})
+            messages = self._messages(record, problem)
             rows.append(
                 {
                     "id": f"{self.name}-{split}-{index}",
-                    "prompt": messages if problem else [],
+                    "prompt": messages,
                     "answer": extract(reference) if reference is not None else None,
                     "checker": self.checker,
                     **{key.rsplit(".", 1)[-1]: field_value(record, key) for key in self.extra_fields},
@@ -191,6 +193,16 @@ class HubMathTask:
             for row, visible in zip(rows, mask):
                 row[VISIBLE_COLUMN] = visible
         return Dataset.from_list(rows)
+
+    def _messages(self, record: Mapping[str, Any], problem: Any) -> list[dict[str, str]]:
+        """The row's prompt: its own chat messages (``messages_field``) or the system prompt and the template."""
+        given = field_value(record, self.messages_field) if self.messages_field else None
+        if given:
+            return [{"role": str(m["role"]), "content": str(m["content"])} for m in given]
+        if not problem:
+            return []
+        messages = [{"role": "system", "content": self.system_message}] if self.system_message else []
+        return [*messages, {"role": "user", "content": self.prompt_template.format(problem=problem)}]
 
     def check(self, prediction: str | None, answer: str) -> bool:
         return bool(get_checker(self.checker)(prediction, answer))

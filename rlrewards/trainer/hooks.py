@@ -1,7 +1,8 @@
 """The trainer's extension points and the registries recipes fill.
 
 Advantage estimators see the whole generation batch (gathered across processes, since a prompt's group can span
-processes) as a ``RolloutBatch`` and return per-sequence ``(N,)`` or per-token ``(N, T)`` advantages. Auxiliary
+processes) as a ``RolloutBatch`` and return per-sequence ``(N,)`` or per-token ``(N, T)`` advantages; an estimator may
+ask the policy to score sequences it builds (``ScoringRequest`` -> ``PolicyScores``, ``PolicyScoringMixin``). Auxiliary
 losses see the local micro-batch plus the per-token log-probs of the policy forward pass the policy loss uses, so
 they cost no extra forward.
 """
@@ -16,6 +17,24 @@ import torch
 
 from rlrewards.algorithms.grpo import group_advantages
 from rlrewards.registry import RECIPE_MODULES, Registry
+
+
+@dataclass
+class ScoringRequest:
+    """Token sequences an estimator asks the current policy to score, without gradient: each row's token ids and
+    which of its positions to read (``targets[i][t]``: read log pi(ids[t] | ids[:t]); position 0 is never read)."""
+
+    input_ids: list[list[int]]
+    targets: list[list[bool]]
+
+
+@dataclass
+class PolicyScores:
+    """The answer to a ``ScoringRequest``, one row per requested sequence: ``logps[i, :k]`` are the log-probs of
+    row i's k target tokens in order, at the trainer's sampling temperature, and ``mask[i]`` is True on them."""
+
+    logps: torch.Tensor  # (M, K) float32, 0 where mask is False
+    mask: torch.Tensor  # (M, K) bool
 
 
 @dataclass
@@ -47,6 +66,11 @@ class RolloutBatch:
     # process order), so that an estimator can split costly per-row work over the processes. None: one process.
     local_rows: torch.Tensor | None = None
     gather_object: Callable[[list[Any]], list[Any]] | None = None
+    # The dataset columns of each row other than prompt and completion (the reference answer, the checker, ...),
+    # gathered; only for estimators (None in batches built by hand).
+    row_fields: list[dict[str, Any]] | None = None
+    # Scores of the sequences the estimator asked for (``policy_scoring``, ``PolicyScoringMixin``), one row each.
+    policy_scores: PolicyScores | None = None
 
 
 @dataclass
@@ -67,6 +91,13 @@ class AdvantageEstimator(Protocol):
       carries ``slot_logps`` (LaSeR).
     - ``state_dict() -> dict`` and ``load_state_dict(state)`` (``estimator_state``, ``loads_state``): state saved
       next to every model and checkpoint (``recipe_state.json``) and loaded back on resume (LaSeR's measured c_ref).
+    - ``policy_scoring(batch) -> ScoringRequest`` (``wants_policy_scores``): one sequence per row of the batch,
+      scored by the current policy in a no-grad forward; the batch then carries ``policy_scores`` (RLPR's
+      probability of the reference answer after the completion's reasoning).
+    - ``initial_scoring(prompt_ids, rows, tokenizer) -> ScoringRequest | None`` and ``set_initial_scores(scores)``
+      (``wants_initial_scores``): once, before the first estimator call, sequences built from the training
+      dataset (its prompts tokenized as TRL tokenizes them, and its other columns), scored by the initial policy in
+      chunks (RLPR's no-reasoning probability r_0).
     """
 
     def __call__(self, batch: RolloutBatch) -> AdvantageOutput: ...
@@ -78,6 +109,18 @@ class WantsReferenceLogps(Protocol):
 
 class WantsSlotLogps(Protocol):
     def needs_slot_logps(self, global_step: int) -> bool: ...
+
+
+class ScoresWithPolicy(Protocol):
+    def policy_scoring(self, batch: RolloutBatch) -> ScoringRequest: ...
+
+
+class ScoresInitialPolicy(Protocol):
+    def initial_scoring(
+        self, prompt_ids: list[list[int]], rows: list[dict[str, Any]], tokenizer: Any
+    ) -> ScoringRequest | None: ...
+
+    def set_initial_scores(self, scores: PolicyScores) -> None: ...
 
 
 class StatefulEstimator(Protocol):
@@ -95,6 +138,18 @@ def needs_slot_logps(estimator: AdvantageEstimator | WantsSlotLogps | None, glob
     """Whether the estimator asks for the slot token's log-probs at ``global_step``."""
     needs = getattr(estimator, "needs_slot_logps", None)
     return bool(needs(global_step)) if callable(needs) else False
+
+
+def wants_policy_scores(estimator: AdvantageEstimator | ScoresWithPolicy | None) -> bool:
+    """Whether the estimator asks the current policy to score sequences of its own each generation batch."""
+    return callable(getattr(estimator, "policy_scoring", None))
+
+
+def wants_initial_scores(estimator: AdvantageEstimator | ScoresInitialPolicy | None) -> bool:
+    """Whether the estimator asks the initial policy to score sequences built from the training dataset."""
+    return callable(getattr(estimator, "initial_scoring", None)) and callable(
+        getattr(estimator, "set_initial_scores", None)
+    )
 
 
 def estimator_state(estimator: AdvantageEstimator | StatefulEstimator | None) -> dict[str, Any]:

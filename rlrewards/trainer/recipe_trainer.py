@@ -16,9 +16,11 @@ row as its token mean). An estimator's ``state_dict()`` is written as ``recipe_s
 and checkpoint and loaded back on resume.
 
 ``RecipeTrainerCore`` is used as ``rlrewards.trainer.RecipeGRPOTrainer``, which mixes in extensions that score more
-in the same forwards (``rlrewards/trainer/__init__.py``). They refine two steps of this class through the
-cooperative methods of ``RecipeTrainerBase``: ``_complete_estimator_batch`` (fill in or defer the estimator's batch)
-and ``_aux_loss_inputs`` (what the auxiliary loss reads).
+with the same model (``rlrewards/trainer/__init__.py``: sequences an estimator builds, LaSeR's slot token). An
+estimator's batch also carries each row's dataset columns (``RolloutBatch.row_fields``: the reference answer, ...).
+The extensions refine two steps of this class through the cooperative methods of ``RecipeTrainerBase``:
+``_complete_estimator_batch`` (fill in or defer the estimator's batch) and ``_aux_loss_inputs`` (what the auxiliary
+loss reads).
 
 With neither hook set, every overridden method defers to TRL unchanged: the ``grpo`` recipe trains exactly as the
 stock trainer does (``tests/test_trainer_parity.py``). This package is the only place that touches TRL internals,
@@ -51,6 +53,8 @@ from rlrewards.trainer.hooks import (
 # Written next to every saved model and checkpoint: the advantage estimator's ``state_dict()``, loaded back on
 # resume so that nothing measured on the initial policy is re-measured on a trained one.
 RECIPE_STATE_FILE = "recipe_state.json"
+# Dataset columns not copied into ``RolloutBatch.row_fields``: the batch has them as tokens and decoded text.
+ROW_FIELDS_LEFT_OUT = ("prompt", "completion")
 
 
 def load_recipe_state(directory: str | os.PathLike) -> dict[str, Any]:
@@ -108,6 +112,7 @@ class RecipeTrainerCore(RecipeTrainerBase):
         self.recipe_aux_loss_name = aux_loss_name
         self._gathered_rewards_per_func: torch.Tensor | None = None
         self._completions_for_estimator: list[Any] | None = None
+        self._rows_for_estimator: list[dict[str, Any]] | None = None
         self._captured_forward: tuple[torch.Tensor, torch.Tensor | None] | None = None
         self._capture_forward = False
 
@@ -139,6 +144,7 @@ class RecipeTrainerCore(RecipeTrainerBase):
         if self.advantage_estimator is not None:
             self._gathered_rewards_per_func = rewards_per_func
             self._completions_for_estimator = completions
+            self._rows_for_estimator = [{k: v for k, v in x.items() if k not in ROW_FIELDS_LEFT_OUT} for x in inputs]
         return rewards_per_func
 
     def _generate_and_score_completions(self, inputs):
@@ -211,6 +217,7 @@ class RecipeTrainerCore(RecipeTrainerBase):
             prompt_ids=gather(prompt_ids),
             prompt_mask=gather(prompt_mask),
             tokenizer=self._tokenizer,
+            row_fields=gather_object(self._rows_for_estimator),
         )
 
     def _install_advantages(
