@@ -19,6 +19,7 @@ from collections.abc import Callable, Sequence
 import torch
 
 from rlrewards.algorithms.self_certainty import self_certainty
+from rlrewards.utils.padding import pad_token_rows
 
 # per sample: prompt token ids, completion token ids; sequences per forward -> self-certainty of each completion
 SelfCertaintyScorer = Callable[[Sequence[list[int]], Sequence[list[int]], int], list[float]]
@@ -29,15 +30,10 @@ def right_padded(
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """``(input_ids, attention_mask, completion_mask)`` of the right-padded concatenations; ``completion_mask`` is 1
     at the completion's token positions (the official ``logits[:, input_length:]`` under the output's mask)."""
-    width = max(len(p) + len(c) for p, c in zip(prompts, completions))
-    input_ids = torch.full((len(prompts), width), pad_id, dtype=torch.long)
-    attention = torch.zeros_like(input_ids)
+    input_ids, attention = pad_token_rows([[*p, *c] for p, c in zip(prompts, completions)], pad_id)
     scored = torch.zeros_like(input_ids)
     for row, (prompt, completion) in enumerate(zip(prompts, completions)):
-        ids = [*prompt, *completion]
-        input_ids[row, : len(ids)] = torch.tensor(ids, dtype=torch.long)
-        attention[row, : len(ids)] = 1
-        scored[row, len(prompt) : len(ids)] = 1
+        scored[row, len(prompt) : len(prompt) + len(completion)] = 1
     return input_ids, attention, scored
 
 

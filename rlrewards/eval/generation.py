@@ -36,6 +36,7 @@ from rlrewards.eval.scoring import (
     with_decoding_name,
 )
 from rlrewards.tasks.formats import get_answer_format
+from rlrewards.utils.padding import pad_token_rows
 
 __all__ = [  # moved to scoring, still importable from here
     "accuracy_with_stderr",
@@ -209,12 +210,8 @@ def hf_next_token_logprobs(
     try:
         for start in range(0, len(sequences), batch_size):
             chunk = sequences[start : start + batch_size]
-            width = max(len(ids) for ids in chunk)
-            input_ids = torch.full((len(chunk), width), tokenizer.pad_token_id, dtype=torch.long)
-            attention = torch.zeros_like(input_ids)
-            for row, ids in enumerate(chunk):  # left padding: the last position is every row's last token
-                input_ids[row, width - len(ids) :] = torch.tensor(ids)
-                attention[row, width - len(ids) :] = 1
+            # left padding: the last position is every row's last token
+            input_ids, attention = pad_token_rows(chunk, tokenizer.pad_token_id, side="left")
             logits = model(input_ids=input_ids.to(model.device), attention_mask=attention.to(model.device)).logits
             logprobs.extend(logits[:, -1].float().log_softmax(dim=-1)[:, token_id].cpu().tolist())
     finally:

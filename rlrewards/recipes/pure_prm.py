@@ -27,6 +27,7 @@ import torch
 from rlrewards.registry import Registry
 from rlrewards.rewards.checkers import numeric_match
 from rlrewards.tasks.formats import get_answer_format
+from rlrewards.utils.padding import pad_token_rows
 
 
 @dataclass
@@ -212,12 +213,8 @@ class HFTokenClassificationPRM:
         scores: list[list[float]] = []
         for start in range(0, len(built), self.batch_size):
             chunk = built[start : start + self.batch_size]
-            width = max(len(ids) for ids, _ in chunk)
-            input_ids = torch.full((len(chunk), width), self.pad_id, dtype=torch.long)
-            attention = torch.zeros((len(chunk), width), dtype=torch.long)
-            for row, (ids, _) in enumerate(chunk):  # right padding keeps the positions as built
-                input_ids[row, : len(ids)] = torch.tensor(ids)
-                attention[row, : len(ids)] = 1
+            # right padding keeps the positions as built
+            input_ids, attention = pad_token_rows([ids for ids, _ in chunk], self.pad_id)
             logits = self.model(input_ids=input_ids.to(device), attention_mask=attention.to(device)).logits.float()
             probs = logits.softmax(dim=-1)
             for row, (_, positions) in enumerate(chunk):

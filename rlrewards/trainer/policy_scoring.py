@@ -34,6 +34,7 @@ from rlrewards.trainer.hooks import (
     wants_policy_scores,
 )
 from rlrewards.trainer.recipe_trainer import ROW_FIELDS_LEFT_OUT, RecipeTrainerBase
+from rlrewards.utils.padding import pad_token_rows
 
 INITIAL_CHUNK_ROWS = 1024  # dataset rows tokenized and scored per round of the initial pass
 
@@ -100,13 +101,8 @@ class PolicyScoringMixin(RecipeTrainerBase):
             targets.append(list(request.targets[i]) if wanted else [False])
         if not sequences:
             return []
-        width = max(2, max(len(s) for s in sequences))
-        device = self.accelerator.device
-        input_ids = torch.full((len(sequences), width), pad_id, dtype=torch.long, device=device)
-        attention = torch.zeros((len(sequences), width), dtype=torch.long, device=device)
-        for i, seq in enumerate(sequences):
-            input_ids[i, : len(seq)] = torch.tensor(seq, dtype=torch.long, device=device)
-            attention[i, : len(seq)] = 1
+        input_ids, attention = (t.to(self.accelerator.device) for t in pad_token_rows(sequences, pad_id, min_width=2))
+        width = input_ids.size(1)
         with torch.no_grad():
             logps = GRPOTrainer._get_per_token_logps_and_entropies(
                 self, self.model, input_ids, attention, width - 1, batch_size=self.args.per_device_train_batch_size
