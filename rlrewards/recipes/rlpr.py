@@ -110,8 +110,9 @@ class RLPREstimator:
         tokenizer, eos = batch.tokenizer, _eos(batch.tokenizer)
         input_ids, targets = [], []
         for i, prompt in enumerate(_prompts(batch)):
-            head, tail, valid = splice_reference(_text(batch, i), self._reference(batch, i), self.format_mode)
-            ids, target = span_tokens(tokenizer, head, self._reference(batch, i), tail) if valid else ([], [])
+            reference = self._reference(batch, i)
+            head, tail, valid = splice_reference(_text(batch, i), reference, self.format_mode)
+            ids, target = span_tokens(tokenizer, head, reference, tail) if valid else ([], [])
             ids, target = prompt + ids + eos, [False] * len(prompt) + target + [False] * len(eos)
             if not valid or (self.max_length is not None and len(ids) > self.max_length):
                 ids, target = prompt, [False] * len(prompt)  # unscorable: r = 0
@@ -123,12 +124,14 @@ class RLPREstimator:
         self, prompt_ids: list[list[int]], rows: list[dict[str, Any]], tokenizer
     ) -> ScoringRequest | None:
         self._pending = []
+        pending = set()  # membership of self._pending without a list scan per row
         request = ScoringRequest([], [])
         for prompt, row in zip(prompt_ids, rows, strict=True):
             reference = str(row.get(self.answer_field, ""))
             key = base_key(prompt, reference)
-            if key in self.base or key in self._pending:
+            if key in self.base or key in pending:
                 continue
+            pending.add(key)
             ids, target = span_tokens(tokenizer, " ", reference, " ")
             eos = _eos(tokenizer)
             request.input_ids.append(list(prompt) + ids + eos)
