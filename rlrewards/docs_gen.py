@@ -163,12 +163,22 @@ def table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows]) + "\n"
 
 
+# Groups whose options are not written into the README: adding one must not need a README edit (a reward-only
+# recipe is one module and one config, docs/adding_a_recipe.md), so the README points at `rlrewards-list`.
+LISTED_ON_DEMAND = {"recipe": "recipes"}
+
+
 def render_groups(conf: Path) -> str:
     chosen = defaults(conf)
     rows = []
     for group in groups(conf):
         names = options(conf, group)
-        shown = f"{len(names)} files, `<paper>/<setting>` (see below)" if group == "experiment" else code(names)
+        if group == "experiment":
+            shown = f"{len(names)} files, `<paper>/<setting>` (see below)"
+        elif group in LISTED_ON_DEMAND:
+            shown = f"`rlrewards-list {LISTED_ON_DEMAND[group]}`"
+        else:
+            shown = code(names)
         default = chosen.get(group, "-")
         shown_default = "none" if default is None else "-" if default == "-" else f"`{default}`"
         rows.append([f"`{group}`", shown_default, shown, GROUP_NOTES.get(group, "")])
@@ -272,6 +282,17 @@ def main(argv: list[str] | None = None) -> int:
             path.write_text(new)
             print(f"{path}: regenerated")
     return status
+
+
+def list_main(argv: list[str] | None = None) -> int:
+    """``rlrewards-list <what>``: print one of the tables (recipes with their parts and experiments, experiments,
+    tasks, ...) from ``conf/`` as Markdown."""
+    parser = argparse.ArgumentParser(prog="rlrewards-list", description=list_main.__doc__.split("\n\n")[0])
+    parser.add_argument("what", choices=sorted(RENDERERS), help="which table")
+    parser.add_argument("--conf", type=Path, default=REPO_ROOT / "conf")
+    args = parser.parse_args(argv)
+    print(RENDERERS[args.what](args.conf), end="")
+    return 0
 
 
 if __name__ == "__main__":

@@ -1,5 +1,6 @@
 """The README's option lists are generated from conf/ (rlrewards/docs_gen.py, `make docs`) and must be up to date."""
 
+import shutil
 from pathlib import Path
 
 import pytest
@@ -10,8 +11,27 @@ from rlrewards import docs_gen
 
 def test_the_readme_is_up_to_date_with_conf():
     text = (REPO_ROOT / "README.md").read_text()
-    assert "<!-- BEGIN generated:recipes -->" in text and "<!-- BEGIN generated:experiments -->" in text
+    assert "<!-- BEGIN generated:groups -->" in text and "<!-- BEGIN generated:experiments -->" in text
     assert docs_gen.stale_blocks(text, CONFIG_DIR) == [], "a config changed without `make docs`"
+
+
+def test_a_new_recipe_needs_no_readme_edit(tmp_path):
+    """docs/adding_a_recipe.md promises two files for a reward-only recipe: the README lists recipes on demand."""
+    conf = tmp_path / "conf"
+    shutil.copytree(CONFIG_DIR, conf)
+    shutil.copytree(REPO_ROOT / "results" / "papers", tmp_path / "results" / "papers")
+    write(conf / "recipe" / "brand_new.yaml", "# @package _global_\n# A new reward.\ndefaults:\n  - grpo\n  - _self_\n")
+    text = (REPO_ROOT / "README.md").read_text()
+    assert docs_gen.stale_blocks(text, conf) == []
+    assert "brand_new" in docs_gen.render_recipes(conf)
+
+
+def test_rlrewards_list_prints_a_table(capsys):
+    assert docs_gen.list_main(["recipes"]) == 0
+    printed = capsys.readouterr().out
+    assert printed.startswith("| recipe | what it is |")
+    listed = {line.split("`")[1] for line in printed.splitlines()[2:]}
+    assert listed == {path.stem for path in (CONFIG_DIR / "recipe").glob("*.yaml")}
 
 
 def test_the_guide_and_the_history_the_readme_links_exist():
@@ -77,13 +97,13 @@ def test_a_new_config_makes_the_readme_stale(conf, tmp_path):
     readme = tmp_path / "README.md"
     readme.write_text("<!-- BEGIN generated:groups -->\n<!-- END generated:groups -->\n")
     assert docs_gen.main([str(readme), "--conf", str(conf)]) == 0
-    assert "| `recipe` | `base` | `base`, `child` |" in readme.read_text()
+    assert "| `recipe` | `base` | `rlrewards-list recipes` |" in readme.read_text()
     assert "| `experiment` | none | 2 files" in readme.read_text()
     assert docs_gen.main([str(readme), "--conf", str(conf), "--check"]) == 0
-    write(conf / "recipe" / "third.yaml", "# Third.\nrecipe: {name: third}\n")
+    write(conf / "experiment" / "child" / "third.yaml", "# Third.\n")
     assert docs_gen.main([str(readme), "--conf", str(conf), "--check"]) == 1
     assert docs_gen.main([str(readme), "--conf", str(conf)]) == 0
-    assert "`base`, `child`, `third`" in readme.read_text()
+    assert "| `experiment` | none | 3 files" in readme.read_text()
 
 
 @pytest.mark.parametrize(
