@@ -54,7 +54,8 @@ rehearse: $(STAMP)
 reproduce: $(STAMP)
 	$(BIN)/python -m rlrewards.reporting.reproduce $(PAPER)
 
-# Every recipe and its baseline on the embedded demo, 3 seeds: results/demo/summary.csv, REPORT.md and figures.
+# Each paper's mechanism on its CPU testbed against its baseline (results/demo/claims.yaml): summary.csv, claims.csv,
+# REPORT.md and figures under results/demo/.
 # Finished runs (results/demo/table_runs/) are reused; ARGS="--reuse" only rebuilds the table.
 demo-table: $(STAMP)
 	$(BIN)/python -m rlrewards.reporting.demo_table $(ARGS)

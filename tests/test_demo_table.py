@@ -1,5 +1,5 @@
-"""rlrewards/reporting/demo_table.py's bookkeeping on hand-made runs: the summary.csv cells and the claim table;
-results/demo/claims.yaml (the demo's recipes and claims) read as the table code expects."""
+"""rlrewards/reporting/demo_table.py's bookkeeping on hand-made runs: the summary.csv cells and the claim table,
+checked on the first demo table as committed (results/demo/v1/: its claims.yaml, summary.csv and REPORT.md)."""
 
 import json
 from pathlib import Path
@@ -7,11 +7,12 @@ from pathlib import Path
 import pytest
 from conftest import REPO_ROOT
 
-from rlrewards.reporting import demo_table
+from rlrewards.reporting import demo_report, demo_table
 from rlrewards.reporting.demo_spec import Claim, DemoRecipe, load_spec
 from rlrewards.reporting.runs import Run
 
-SPEC = load_spec()
+V1 = REPO_ROOT / "results" / "demo" / "v1"
+SPEC = load_spec(V1 / "claims.yaml")
 
 
 def fake_run(tmp_path: Path, records: list[dict], **summary) -> Run:
@@ -65,7 +66,7 @@ def test_laser_row_scores_its_self_reward_on_greedy_records(tmp_path):
         {"decoding": "sampled", "correct": True, "self_reward": 0.0},  # another decoding: ignored
     ]
     laser = SPEC.recipe("laser")
-    row = demo_table.row_metrics(laser, fake_run(tmp_path, records, train_s=12.5))
+    row = demo_table.row_metrics(SPEC, laser, fake_run(tmp_path, records, train_s=12.5))
     assert row["accuracy"] == 0.5 and row["train_s"] == 12.5
     assert row["brier"] == pytest.approx((0.1**2 + 0.6**2 + 0.2**2 + 0.0) / 4)
     assert row["auroc"] == 1.0  # both correct answers score above both wrong ones
@@ -75,7 +76,7 @@ def test_laser_row_scores_its_self_reward_on_greedy_records(tmp_path):
 
 def test_a_recipe_without_a_confidence_leaves_those_cells_empty(tmp_path):
     grpo = SPEC.recipe("grpo")
-    row = demo_table.row_metrics(grpo, fake_run(tmp_path, [{"decoding": "greedy", "correct": True}], train_s=1.0))
+    row = demo_table.row_metrics(SPEC, grpo, fake_run(tmp_path, [{"decoding": "greedy", "correct": True}], train_s=1.0))
     assert row["accuracy"] == 1.0 and row["ece"] is None and row["sv_f1"] is None
 
 
@@ -87,7 +88,7 @@ def test_claims_pair_each_recipe_with_its_baseline_on_the_same_seed():
             row = {"recipe": label, "seed": seed, "accuracy": accuracy, "ece": None, "brier": None, "auroc": None}
             rows.append({**row, "sv_f1": None})
         next(r for r in rows if r["recipe"] == "laser" and r["seed"] == seed)["auroc"] = laser_auroc
-    lines = {line.split(" | ")[0].lstrip("| "): line for line in demo_table.claim_table(SPEC, rows)}
+    lines = {line.split(" | ")[0].lstrip("| "): line for line in demo_report.claim_table(SPEC, rows)}
     assert lines["TEMPO beats GRPO in accuracy (in and out of distribution)"].endswith("| 0.025 ± 0.106 | 1/2 |")
     # 0.01 below GRPO on both seeds: within the 0.02 margin of a "does as well" claim
     assert lines["PURE's min-form PRM credit does as well as verifiable rewards"].endswith("| 2/2 |")
@@ -98,12 +99,12 @@ def test_claims_pair_each_recipe_with_its_baseline_on_the_same_seed():
 
 def test_committed_summary_and_claims_rebuild_the_committed_report_claim_rows(tmp_path):
     """results/demo/summary.csv round-trips byte for byte, and with claims.yaml it gives REPORT.md's claim rows."""
-    summary = REPO_ROOT / "results" / "demo" / "summary.csv"
-    rows = demo_table.read_summary(summary)
-    demo_table.write_summary(rows, tmp_path / "summary.csv")
+    summary = V1 / "summary.csv"
+    rows = demo_report.read_summary(summary)
+    demo_report.write_summary(rows, tmp_path / "summary.csv")
     assert (tmp_path / "summary.csv").read_bytes() == summary.read_bytes()
-    report = (REPO_ROOT / "results" / "demo" / "REPORT.md").read_text().splitlines()
-    claim_rows = demo_table.claim_table(SPEC, rows)
+    report = (V1 / "REPORT.md").read_text().splitlines()
+    claim_rows = demo_report.claim_table(SPEC, rows)
     start = report.index(claim_rows[0])
     assert report[start : start + len(claim_rows)] == claim_rows
 
@@ -122,9 +123,10 @@ def test_reuse_rebuilds_summary_and_report_from_run_directories(tmp_path, monkey
             (target / "metrics.jsonl").write_text(json.dumps({"step": 1, "train/completions/mean_length": 9.0}))
             summary = {"eval/before/accuracy_greedy": 0.5, "steps": 2, "train_s": 10.0 + seed}
             (target / "summary.json").write_text(json.dumps(summary))
-    monkeypatch.setattr("sys.argv", ["demo_table", "--out", str(tmp_path), "--seeds", "0", "1", "--reuse"])
+    argv = ["demo_table", "--out", str(tmp_path), "--seeds", "0", "1", "--reuse", "--claims", str(V1 / "claims.yaml")]
+    monkeypatch.setattr("sys.argv", argv)
     demo_table.main()
-    rows = demo_table.read_summary(tmp_path / "summary.csv")
+    rows = demo_report.read_summary(tmp_path / "summary.csv")
     assert len(rows) == 2 * len(SPEC.recipes)
     laser = next(r for r in rows if r["recipe"] == "laser")
     assert laser["accuracy"] == 0.75 and laser["auroc"] == 1.0 and laser["sv_f1"] == 1.0  # index 3: 3 of 4 right
@@ -132,3 +134,9 @@ def test_reuse_rebuilds_summary_and_report_from_run_directories(tmp_path, monkey
     report = (tmp_path / "REPORT.md").read_text()
     assert "| tempo | tempo/arith_tiny | 2 | 0.500 ± 0.000 | 0.750 ± 0.000 |" in report
     assert all(claim.text in report for claim in SPEC.claims)
+    claims = (tmp_path / "claims.csv").read_text().splitlines()
+    assert claims[0] == ",".join(demo_report.CLAIM_COLUMNS) and len(claims) == 1 + len(SPEC.claims)
+    # grpo (index 0) gets 2 of 4 right, tempo (index 1) 3 of 4, on both seeds: +0.25 with no spread, 2 seeds of 2
+    tempo_claim = "TEMPO beats GRPO in accuracy (in and out of distribution)"
+    assert claims[1] == f"{tempo_claim},tempo,grpo,accuracy,2,2,0.2500,0.0000"
+    assert "- `curves.png`" in report and (tmp_path / "curves.png").exists()

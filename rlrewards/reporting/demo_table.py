@@ -1,32 +1,33 @@
-"""The demo table: every recipe and its baseline on the embedded ``arith`` task, 3 seeds, on CPU (``make demo-table``).
+"""The demo table: each paper's mechanism on a CPU testbed built for it, against its baseline, over seeds
+(``make demo-table``).
 
-    python scripts/demo_table.py                      # train what is missing, then write the table, report, plots
-    python scripts/demo_table.py --reuse              # only rebuild the table, report and plots from the runs
-    python scripts/demo_table.py --workers 1 --seeds 0
-    python scripts/demo_table.py --out /tmp/smoke --seeds 0 -- debug=fast   # extra overrides for every run
+    python -m rlrewards.reporting.demo_table             # train what is missing, then write the outputs
+    python -m rlrewards.reporting.demo_table --reuse     # only rebuild the outputs from the runs
+    python -m rlrewards.reporting.demo_table --workers 1 --seeds 0
+    python -m rlrewards.reporting.demo_table --out /tmp/smoke --seeds 0 -- debug=fast   # extra overrides, every run
 
-(``python -m rlrewards.reporting.demo_table`` is the same; the script is a thin wrapper.) The recipes, their chains
-and the paper claims checked come from ``results/demo/claims.yaml`` (``--claims``).
+(``scripts/demo_table.py`` is a thin wrapper.) The recipes (experiment files and overrides), their chains, seeds,
+the paper claims checked, curve metrics and figures come from ``results/demo/claims.yaml`` (``--claims``;
+``rlrewards/reporting/demo_spec.py`` documents the fields).
 
 Writes to ``--out`` (default ``results/demo``): ``summary.csv`` (one row per run: recipe, seed, accuracy, ece, brier,
-auroc, sv_f1, train_s; empty where a metric does not apply), ``REPORT.md`` (mean ± std per recipe; each paper's claim
-beside what the demo shows, paired by seed) and ``curves.png``, ``reliability.png``, ``reliability_self_reward.png``,
-``voting.png``. Runs go to ``<out>/table_runs/`` (git-ignored) and a finished run is not trained again.
+auroc, sv_f1, train_s, then every other metric a claim names; empty where a metric does not apply), ``claims.csv``
+(one row per claim: claim, recipe, baseline, metric, n_seeds, seeds_as_claimed, difference_mean, difference_std),
+``REPORT.md`` and the spec's figures (``rlrewards/reporting/demo_report.py``). Runs go to ``<out>/table_runs/``
+(git-ignored) and a finished run is not trained again.
 
-All metrics are over the final greedy evaluation (500 held-out problems). ``ece``/``brier``/``auroc`` score the stated
-confidence (RLCR's format) or LaSeR's self-reward score as a probability of being correct; ``sv_f1`` is LaSeR's
-self-verification F1 (score > 0.5 means "correct"). Runs that share a warm start (same seed and SFT data) form a
-chain; ``--workers`` chains run at once, each on one CPU thread. The chain's first run evaluates the warm start
-before RL for all of them (the others set ``evaluation.before_training=false``).
+accuracy/ece/brier/auroc/sv_f1 are over the final greedy evaluation records: ``ece``/``brier``/``auroc`` score the
+recipe's ``confidence_key`` field (RLCR's stated confidence, LaSeR's self-reward) as a probability of being correct;
+``sv_f1`` is LaSeR's self-verification F1 (score > 0.5 means "correct"). Runs that share a warm start (same seed and
+SFT data) form a chain; ``--workers`` chains run at once, each on one CPU thread. The chain's first run evaluates the
+warm start before RL for all of them (the others set ``evaluation.before_training=false``).
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
 import json
 import os
-import platform
 import subprocess
 import sys
 import time
@@ -34,16 +35,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 from rlrewards.eval.metrics import auroc, brier_score, expected_calibration_error, self_verification_f1
-from rlrewards.reporting.demo_spec import CLAIMS_FILE, DemoRecipe, DemoSpec, load_spec
-from rlrewards.reporting.formatting import mean_std
-from rlrewards.reporting.plots import DEFAULT_CURVES, reliability_panels, training_curves, voting_panels
+from rlrewards.reporting.demo_report import write_claims_csv, write_report, write_summary
+from rlrewards.reporting.demo_spec import CLAIMS_FILE, CurveMetric, DemoRecipe, DemoSpec, load_spec
 from rlrewards.reporting.runs import Run, find_runs
 
 ROOT = Path(__file__).resolve().parents[2]
 
-# training curves: accuracy and length for every recipe, then one signal per recipe
-CURVES = tuple(c for c in DEFAULT_CURVES if c != "train/reward")  # each recipe's reward has its own scale
-COLUMNS = ("recipe", "seed", "accuracy", "ece", "brier", "auroc", "sv_f1", "train_s")
 
 
 def run_dir(out: Path, recipe: DemoRecipe, seed: int) -> Path:
@@ -100,14 +97,16 @@ def train_all(spec: DemoSpec, out: Path, seeds: list[int], workers: int, extra: 
         return sum(future.result() for future in [pool.submit(run_chain, key) for key in chains])
 
 
-def row_metrics(recipe: DemoRecipe, run: Run) -> dict[str, float | None]:
-    """The summary.csv cells of one run, from its final greedy evaluation records."""
+def row_metrics(spec: DemoSpec, recipe: DemoRecipe, run: Run) -> dict[str, float | None]:
+    """The summary.csv cells of one run: accuracy and the confidence metrics from its final greedy evaluation
+    records, ``train_s``, then every other metric a claim names (a curve metric of the spec or a summary.json key;
+    empty where the run has none)."""
     records = [r for r in run.eval_records("after") if r.get("decoding") == "greedy"]
     if not records:
         raise SystemExit(f"{run.run_dir}: no greedy records in eval/after.jsonl")
     correct = [bool(r["correct"]) for r in records]
-    row: dict[str, float | None] = {"accuracy": sum(correct) / len(correct), "train_s": run.summary.get("train_s")}
-    row.update(ece=None, brier=None, auroc=None, sv_f1=None)
+    row: dict[str, float | None] = {"accuracy": sum(correct) / len(correct)}
+    row.update(ece=None, brier=None, auroc=None, sv_f1=None, train_s=run.summary.get("train_s"))
     if recipe.confidence_key:
         scores = [float(r.get(recipe.confidence_key) or 0.0) for r in records]  # a missing confidence counts as 0
         row.update(
@@ -117,7 +116,29 @@ def row_metrics(recipe: DemoRecipe, run: Run) -> dict[str, float | None]:
         )
         if recipe.confidence_key == "self_reward":
             row["sv_f1"] = self_verification_f1(scores, correct, threshold=0.5)
+    for name in spec.extra_metrics():
+        row[name] = extra_metric(spec, run, name)
     return row
+
+
+def extra_metric(spec: DemoSpec, run: Run, name: str) -> float | None:
+    curve_metric = spec.curve_metric(name)
+    if curve_metric is not None:
+        return steps_to_reach(run.curve(curve_metric.curve), curve_metric)
+    value = run.summary.get(name)
+    return float(value) if isinstance(value, int | float) else None
+
+
+def steps_to_reach(points: list[tuple[int, float]], metric: CurveMetric) -> float | None:
+    """The first logged step at which the mean of the last ``metric.window`` logged values reaches
+    ``metric.at_least``; the last logged step when it never does (censored at the budget); None without a curve."""
+    if not points:
+        return None
+    for index in range(len(points)):
+        recent = [value for _, value in points[max(0, index - metric.window + 1) : index + 1]]
+        if len(recent) == min(metric.window, index + 1) and sum(recent) / len(recent) >= metric.at_least:
+            return float(points[index][0])
+    return float(points[-1][0])
 
 
 def collect(spec: DemoSpec, out: Path, seeds: list[int]) -> tuple[list[dict], dict[str, list[Run]]]:
@@ -129,127 +150,14 @@ def collect(spec: DemoSpec, out: Path, seeds: list[int]) -> tuple[list[dict], di
                 raise SystemExit(f"missing run {run_dir(out, recipe, seed)}; run without --reuse")
             (run,) = found
             groups.setdefault(recipe.label, []).append(run)
-            rows.append({"recipe": recipe.label, "seed": seed, **row_metrics(recipe, run)})
+            rows.append({"recipe": recipe.label, "seed": seed, **row_metrics(spec, recipe, run)})
     return rows, groups
-
-
-def write_summary(rows: list[dict], path: Path) -> None:
-    with path.open("w", newline="") as handle:
-        writer = csv.writer(handle)
-        writer.writerow(COLUMNS)
-        for row in rows:
-            writer.writerow([_csv(row[c]) for c in COLUMNS])
-
-
-def read_summary(path: Path) -> list[dict]:
-    """The rows back from a summary.csv (cells rounded to 4 decimals): enough to rebuild the claim table without the
-    runs, which is how the committed REPORT.md is checked against results/demo/claims.yaml."""
-    with path.open(newline="") as handle:
-        cells = list(csv.DictReader(handle))
-    numbers = [c for c in COLUMNS if c not in ("recipe", "seed")]
-    return [
-        {"recipe": c["recipe"], "seed": int(c["seed"]), **{k: float(c[k]) if c[k] else None for k in numbers}}
-        for c in cells
-    ]
-
-
-def _csv(value) -> str:
-    if value is None:
-        return ""
-    return f"{value:.4f}" if isinstance(value, float) else str(value)
-
-
-def recipe_table(spec: DemoSpec, rows: list[dict], groups: dict[str, list[Run]]) -> list[str]:
-    metrics = ("accuracy", "ece", "brier", "auroc", "sv_f1", "train_s")
-    lines = ["| recipe | experiment | seeds | accuracy before RL | " + " | ".join(metrics) + " |"]
-    lines.append("|" + "---|" * (4 + len(metrics)))
-    for recipe in spec.recipes:
-        chosen = [r for r in rows if r["recipe"] == recipe.label]
-        before = [r.summary["eval/before/accuracy_greedy"] for r in groups[spec.chain_leader(recipe).label]]
-        cells = [mean_std([r[m] for r in chosen if r[m] is not None]) for m in metrics]
-        lines.append(
-            f"| {recipe.label} | {recipe.experiment} | {len(chosen)} | {mean_std(before)} | " + " | ".join(cells)
-        )
-        lines[-1] += " |"
-    return lines
-
-
-def claim_table(spec: DemoSpec, rows: list[dict]) -> list[str]:
-    """Each claim against the demo: the recipe minus its baseline per seed (same seed = same warm start), or the
-    recipe's own value against the claim's threshold; how many seeds go the claimed way."""
-    value = {(r["recipe"], r["seed"]): r for r in rows}
-    seeds = sorted({r["seed"] for r in rows})
-    lines = [
-        "| paper's claim | metric | compared with | difference (mean ± std) | seeds as claimed |",
-        "|---|---|---|---|---|",
-    ]
-    for claim in spec.claims:
-        diffs = []
-        for seed in seeds:
-            ours = value[(claim.recipe, seed)][claim.metric]
-            base = claim.threshold if claim.baseline is None else value[(claim.baseline, seed)][claim.metric]
-            if ours is not None and base is not None:
-                diffs.append(ours - base)
-        agree = sum(1 for d in diffs if d * claim.direction > -claim.margin)
-        against = (claim.baseline or f"{claim.threshold:g}") + (f" (within {claim.margin:g})" if claim.margin else "")
-        lines.append(f"| {claim.text} | {claim.metric} | {against} | {mean_std(diffs)} | {agree}/{len(diffs)} |")
-    return lines
-
-
-def write_report(
-    spec: DemoSpec, out: Path, rows: list[dict], groups: dict, seeds: list[int], wall: float | None, extra: list[str]
-):
-    figures = [
-        training_curves(groups, CURVES, out / "curves.png"),
-        reliability_panels({k: groups[k] for k in ("rlvr", "rlcr")}, out / "reliability.png"),
-        reliability_panels(
-            {"laser": groups["laser"]}, out / "reliability_self_reward.png", confidence_key="self_reward"
-        ),
-        voting_panels({k: groups[k] for k in ("grpo", "laser", "rlvr", "rlcr")}, out / "voting.png"),
-    ]
-    timing = f"trained in {wall / 60:.1f} min of wall time" if wall is not None else "partly or wholly reused runs"
-    steps = sorted({run.summary.get("steps") for runs in groups.values() for run in runs})
-    problems = sorted({sum(r.get("decoding") == "greedy" for r in runs[0].eval_records()) for runs in groups.values()})
-    lines = [
-        "# Demo table: every recipe and its baseline on the embedded arith task",
-        "",
-        f"Written by `make demo-table` (`python scripts/demo_table.py`), seeds {', '.join(map(str, seeds))}, "
-        f"{timing}, on {platform.machine()} with {os.cpu_count()} CPU cores"
-        + (f", extra overrides `{' '.join(extra)}`" if extra else "")
-        + ". Runs: `table_runs/` (not committed); one row per run in `summary.csv`.",
-        "",
-        f"Tiny model (built from scratch, SFT warm start on worked solutions), {'/'.join(map(str, steps))} RL "
-        "steps (8 prompts x 8 completions by default) on CPU. grpo/tempo/pure/laser run the default demo (half the "
-        "SFT solutions skip their working, lr 3e-5); rlvr/rlcr run RLCR's demo (difficulty level in the prompt, a "
-        "stated confidence, lr 1e-5). Runs with the same seed start from the same warm start. Metrics: final greedy "
-        f"evaluation on {'/'.join(map(str, problems))} held-out problems; ece/brier/auroc score the stated confidence "
-        "(rlvr, rlcr) or LaSeR's self-reward (laser); sv_f1 is LaSeR's self-verification F1. train_s is the RL phase "
-        "only, measured with the runs sharing the CPU (see --workers), so it compares runs of this table, not "
-        "machines.",
-        "",
-        "## Results (mean ± std over seeds)",
-        "",
-        *recipe_table(spec, rows, groups),
-        "",
-        "## What each paper's claim predicts, and what the demo shows",
-        "",
-        "Difference = recipe - baseline on the same seed (or the recipe's value - the threshold). A paper-scale "
-        "effect need not appear at this scale; the table says only what this demo shows.",
-        "",
-        *claim_table(spec, rows),
-        "",
-        "## Figures",
-        "",
-        *[f"- `{f.name}`" for f in figures if f is not None],
-        "",
-    ]
-    (out / "REPORT.md").write_text("\n".join(lines))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--out", type=Path, default=ROOT / "results" / "demo")
-    parser.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    parser.add_argument("--seeds", type=int, nargs="+", default=None, help="default: the spec's seeds")
     parser.add_argument("--workers", type=int, default=2, help="chains trained at once")
     parser.add_argument("--reuse", action="store_true", help="only tabulate existing runs")
     parser.add_argument("--claims", type=Path, default=CLAIMS_FILE, help="the recipes and claims (YAML)")
@@ -257,20 +165,22 @@ def main() -> None:
     args = parser.parse_args()
     out = args.out.resolve()
     spec = load_spec(args.claims)
+    seeds = args.seeds if args.seeds is not None else list(spec.seeds)
     out.mkdir(parents=True, exist_ok=True)
     wall = None
     if not args.reuse:
         started = time.perf_counter()
-        if train_all(spec, out, args.seeds, args.workers, tuple(args.overrides)) == len(spec.recipes) * len(args.seeds):
+        if train_all(spec, out, seeds, args.workers, tuple(args.overrides)) == len(spec.recipes) * len(seeds):
             wall = time.perf_counter() - started  # only a complete training pass says how long the table takes
-            timing = {"wall_s": wall, "workers": args.workers, "seeds": args.seeds, "date": time.strftime("%Y-%m-%d")}
+            timing = {"wall_s": wall, "workers": args.workers, "seeds": seeds, "date": time.strftime("%Y-%m-%d")}
             (out / "table_runs" / "timing.json").write_text(json.dumps(timing))
         print(f"trained in {(time.perf_counter() - started) / 60:.1f} min", flush=True)
     if wall is None and (out / "table_runs" / "timing.json").exists():  # the runs' own complete training pass
         wall = json.loads((out / "table_runs" / "timing.json").read_text())["wall_s"]
-    rows, groups = collect(spec, out, args.seeds)
+    rows, groups = collect(spec, out, seeds)
     write_summary(rows, out / "summary.csv")
-    write_report(spec, out, rows, groups, args.seeds, wall, args.overrides)
+    write_claims_csv(spec, rows, out / "claims.csv")
+    write_report(spec, out, rows, groups, seeds, wall, args.overrides)
     print((out / "REPORT.md").read_text())
 
 

@@ -19,6 +19,8 @@ VOTING_METHODS = {
     "tts_maxconf": "max confidence",
     "rm": "self-reward-weighted vote (RM@K)",
     "pass": "pass@K (any sample correct)",
+    "bon_sc": "most self-certain sample (Best-of-N)",
+    "borda_sc": "Borda vote by self-certainty",
 }
 # training curves: accuracy, reward and length for every recipe, then each recipe's own signal (drawn where logged)
 DEFAULT_CURVES = (
