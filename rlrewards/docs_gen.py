@@ -117,7 +117,8 @@ def load_merged(conf: Path, group: str, name: str, seen: frozenset[str] = frozen
     merged, overrides, own = OmegaConf.create({}), {}, None
     for entry in entries:
         if isinstance(entry, str) and entry != "_self_":
-            base = load_merged(conf, group, entry, seen | {name})
+            # an absolute entry (``/experiment/grpo/demo``) names the same group from the root of conf/
+            base = load_merged(conf, group, entry.removeprefix(f"/{group}/"), seen | {name})
             overrides.update(base.pop("_overrides", {}))
             merged = OmegaConf.merge(merged, base)
         elif entry == "_self_":
