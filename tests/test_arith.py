@@ -104,3 +104,27 @@ def test_direct_answer_fraction_strips_the_steps_of_that_share_of_training_solut
     assert sloppy.load_split("train")["completion"] == train["completion"]  # deterministic
     with pytest.raises(ValueError, match="direct_answer_fraction"):
         ArithTask(direct_answer_fraction=1.5)
+
+
+def test_restate_results_adds_a_bare_result_line_after_the_drawn_steps():
+    from rlrewards.tasks.arith import restate_results
+
+    lines = ["3+4=7", "7*2=14", "14-5=9"]
+    assert restate_results(lines, [0.1, 0.9, 0.2], 0.5) == ["3+4=7", "7", "7*2=14", "14-5=9", "9"]
+    assert restate_results(lines, [0.1, 0.9, 0.2], 0.0) == lines
+    assert restate_results(lines, [0.1, 0.9, 0.2], 1.0) == ["3+4=7", "7", "7*2=14", "14", "14-5=9", "9"]
+
+
+def test_restate_fraction_touches_worked_training_solutions_only():
+    sizes = {"train": 1000, "validation": 10, "test": 100}
+    plain = ArithTask(split_sizes=sizes)
+    chatty = ArithTask(split_sizes=sizes, restate_fraction=0.3)
+    texts = [row[0]["content"] for row in chatty.load_split("train")["completion"]]
+    reference = [row[0]["content"] for row in plain.load_split("train")["completion"]]
+    changed = [(t, r) for t, r in zip(texts, reference) if t != r]
+    assert 0.3 < len(changed) / len(texts) < 0.8  # 1 - 0.7**steps of the solutions with 2..3 steps
+    for text, ref in changed:
+        assert [s for s in text.split("\n\n") if "=" in s or "<" in s] == ref.split("\n\n")
+    assert chatty.load_split("test")["completion"] == plain.load_split("test")["completion"]
+    with pytest.raises(ValueError, match="restate_fraction"):
+        ArithTask(restate_fraction=-0.1)

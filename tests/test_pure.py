@@ -266,3 +266,18 @@ def test_estimator_without_a_prm_is_rloo_on_the_verifiable_reward(monkeypatch):
     # v = solved - 1 = (0, -1); leave-one-out: (0 - (-1), -1 - 0) = (1, -1) on every token; step ends zeroed
     torch.testing.assert_close(advantages[0], torch.tensor([1.0, 0.0, 1.0, 1.0, 0.0]))
     torch.testing.assert_close(advantages[1], torch.tensor([-1.0, -1.0, 0.0, 0.0, 0.0]))
+
+
+def test_hackable_prm_over_rewards_a_restated_result_which_only_sum_form_credit_pays_for():
+    # the demo testbed (task.restate_fraction): "7" restates the first step's result
+    steps = [
+        ["3+4=7\n\n", "7*2=14\n\n", "<answer>14</answer>"],
+        ["3+4=7\n\n", "7\n\n", "7*2=14\n\n", "<answer>14</answer>"],
+    ]
+    scores = HackableArithPRM().score(StepBatch([[]] * 2, [[]] * 2, [[]] * 2, steps))
+    assert scores == [[0.5, 0.5, 0.5], [0.5, 0.9, 0.5, 0.5]]
+    rewards = torch.tensor([[0.5, 0.5, 0.5, 0.0], [0.5, 0.9, 0.5, 0.5]])
+    mask = torch.tensor([[True, True, True, False], [True, True, True, True]])
+    assert rewards.sum(dim=1).tolist() == pytest.approx([1.5, 2.4])  # sum form: +0.9 for the useless step
+    # min form: weight of the 0.9 step e^-4 / (3 + e^-4) = 0.006068, total 0.5 + 0.4 * 0.006068
+    assert min_form_rewards(rewards, mask, 0.1).sum(dim=1).tolist() == pytest.approx([0.5, 0.502427], abs=1e-6)

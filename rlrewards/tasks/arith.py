@@ -56,6 +56,16 @@ def apply_op(value: int, op: str, operand: int) -> int:
     raise ValueError(f"unknown operator {op!r}")
 
 
+def restate_results(lines: list[str], draws: list[float], fraction: float) -> list[str]:
+    """After each ``a op b = c`` line whose draw is below ``fraction``, a line with ``c`` alone."""
+    out: list[str] = []
+    for line, draw in zip(lines, draws):
+        out.append(line)
+        if draw < fraction:
+            out.append(line.rsplit("=", 1)[-1])
+    return out
+
+
 def sample_problem(
     rng: random.Random, steps: int, max_operand: int, max_multiplier: int, max_value: int
 ) -> ArithProblem:
@@ -96,6 +106,9 @@ class ArithTask:
     # Fraction of the training split's worked solutions that state the answer without writing the steps: a teacher
     # that skips its work. Only the SFT warm start reads those solutions; prompts, answers and checks are unchanged.
     direct_answer_fraction: float = 0.0
+    # Chance that a worked training solution restates a step's result as a step of its own ("7*2=14", then "14"): a
+    # useless step the SFT start learns to write now and then (the PURE demo's PRM over-rewards it). SFT data only.
+    restate_fraction: float = 0.0
     name: str = "arith"
 
     def __post_init__(self):
@@ -107,6 +120,8 @@ class ArithTask:
             raise ValueError("task: need max_operand >= 2, max_multiplier >= 2 and max_value >= 2 * max_operand")
         if not 0.0 <= self.direct_answer_fraction <= 1.0:
             raise ValueError(f"task.direct_answer_fraction={self.direct_answer_fraction} must lie in [0, 1]")
+        if not 0.0 <= self.restate_fraction <= 1.0:
+            raise ValueError(f"task.restate_fraction={self.restate_fraction} must lie in [0, 1]")
         self.split_sizes = dict(self.split_sizes)
         self.format = get_answer_format(self.answer_format)
 
@@ -147,6 +162,9 @@ class ArithTask:
         steps = problem.steps()
         if split == "train" and random.Random(f"{self.seed}-direct-{index}").random() < self.direct_answer_fraction:
             steps = []
+        elif split == "train" and self.restate_fraction > 0:
+            rng = random.Random(f"{self.seed}-restate-{index}")
+            steps = restate_results(steps, [rng.random() for _ in steps], self.restate_fraction)
         solution = self.format.render(steps, str(problem.answer), **extras)
         return {
             "id": f"arith-{split}-{index}",
