@@ -47,6 +47,16 @@ def test_steps_to_reach(points, window, expected):
     assert demo_table.steps_to_reach(points, CurveMetric("m", "c", 0.5, window)) == expected
 
 
+def test_a_final_curve_metric_is_the_mean_of_the_last_window(tmp_path):
+    final = "  - {name: end, curve: train/accuracy, statistic: final, window: 2}\n"
+    table = spec(tmp_path, SPEC_YAML.replace("curve_metrics:\n", "curve_metrics:\n" + final))
+    run = make_run(tmp_path, "r", {}, [0.1, 0.2, 0.6, 0.9])
+    assert demo_table.extra_metric(table, run, "end") == pytest.approx(0.75)  # (0.6 + 0.9) / 2
+    assert demo_table.extra_metric(table, make_run(tmp_path, "empty", {}, []), "end") is None
+    with pytest.raises(ValueError, match="statistic"):
+        CurveMetric("bad", "c", statistic="final", at_least=0.5)
+
+
 def test_window_means_need_a_full_window_except_at_the_start():
     metric = CurveMetric("m", "c", 0.5, 3)
     # step 5 alone (0.9) is a mean of one value: it counts, as a run cannot log earlier than its first step

@@ -53,13 +53,20 @@ class Claim:
 
 @dataclass(frozen=True)
 class CurveMetric:
-    """The first logged training step at which ``curve`` (mean over the last ``window`` logged values) reaches
-    ``at_least``; a run that never reaches it counts as its last logged step (censored: "not within the budget")."""
+    """A number read from a training curve (``metrics.jsonl``). ``statistic: first_step``: the first logged step at
+    which ``curve`` (mean over the last ``window`` logged values) reaches ``at_least``; a run that never reaches it
+    counts as its last logged step (censored: "not within the budget"). ``statistic: final``: the mean of the last
+    ``window`` logged values (where training ended)."""
 
     name: str
     curve: str
-    at_least: float
+    at_least: float | None = None
     window: int = 1
+    statistic: str = "first_step"
+
+    def __post_init__(self):
+        if self.statistic not in ("first_step", "final") or (self.statistic == "first_step") == (self.at_least is None):
+            raise ValueError(f"curve metric {self.name}: statistic first_step (with at_least) or final (without)")
 
 
 @dataclass(frozen=True)

@@ -124,7 +124,11 @@ def row_metrics(spec: DemoSpec, recipe: DemoRecipe, run: Run) -> dict[str, float
 def extra_metric(spec: DemoSpec, run: Run, name: str) -> float | None:
     curve_metric = spec.curve_metric(name)
     if curve_metric is not None:
-        return steps_to_reach(run.curve(curve_metric.curve), curve_metric)
+        points = run.curve(curve_metric.curve)
+        if curve_metric.statistic == "final":
+            last = [value for _, value in points[-curve_metric.window :]]
+            return sum(last) / len(last) if last else None
+        return steps_to_reach(points, curve_metric)
     value = run.summary.get(name)
     return float(value) if isinstance(value, int | float) else None
 
