@@ -158,7 +158,7 @@ def draw_figure(figure: Figure, groups: Mapping[str, Sequence[Run]], spec: DemoS
     chosen = {label: groups[label] for label in (figure.recipes or list(groups)) if label in groups}
     path = out / figure.file
     if figure.kind == "curves":
-        return training_curves(chosen, CURVES, path)
+        return training_curves(chosen, figure.curves or CURVES, path)
     if figure.kind == "voting":
         return voting_panels(chosen, path)
     key = figure.confidence_key or next(

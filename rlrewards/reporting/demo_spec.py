@@ -75,6 +75,7 @@ class Figure:
     kind: str  # one of FIGURE_KINDS
     recipes: tuple[str, ...]  # labels; empty: every recipe
     confidence_key: str | None = None  # reliability diagrams: the record field drawn
+    curves: tuple[str, ...] = ()  # training curves: the metrics.jsonl keys drawn (empty: the default set)
 
 
 @dataclass(frozen=True)
@@ -122,7 +123,9 @@ def load_spec(path: Path = CLAIMS_FILE) -> DemoSpec:
     if unknown:
         raise ValueError(f"{path}: claims name recipes the table does not run: {sorted(unknown)}")
     figures = tuple(
-        Figure(f["file"], f["kind"], tuple(f.get("recipes") or ()), f.get("confidence_key"))
+        Figure(
+            f["file"], f["kind"], tuple(f.get("recipes") or ()), f.get("confidence_key"), tuple(f.get("curves") or ())
+        )
         for f in data.get("figures") or ()
     )
     for figure in figures:
