@@ -3,68 +3,55 @@ import torch
 
 from rlrewards.algorithms.tempo import tempo_decomposition, tempo_statistics
 from rlrewards.tasks.arith import ArithProblem, ArithTask
-from rlrewards.tasks.arith_pick import ArithPickTask, group_distinct_answers, pick_prompt
+from rlrewards.tasks.arith_pick import ArithPickTask, pick_solution_steps
 
 SMALL = {"train": 200, "validation": 10, "test": 30}
 KW = dict(max_operand=9, max_multiplier=5, max_value=99, split_sizes=SMALL)
 
 
-def p(start, *ops):
-    return ArithProblem(start, tuple(ops))
+def test_solution_opens_with_the_label_and_ends_with_its_offset():
+    problem = ArithProblem(12, (("+", 7), ("*", 3), ("-", 5)))  # 52
+    assert pick_solution_steps(problem, "B", 20) == ["B", "12+7=19", "19*3=57", "57-5=52", "52+20=72"]
 
 
-def test_groups_skip_a_repeated_answer_and_keep_order():
-    a, b, c, d = p(1, ("+", 1)), p(3, ("-", 1)), p(2, ("*", 2)), p(5, ("+", 1))  # answers 2, 2, 4, 6
-    groups = group_distinct_answers([a, b, c, d], size=2, count=1)
-    assert groups == [(a, c)]  # b (answer 2) is skipped, not reused
-    with pytest.raises(ValueError):
-        group_distinct_answers([a, b, c, d], size=2, count=2)  # a,c then d alone: pool exhausted
-
-
-def test_prompt_names_the_target_then_lists_labelled_expressions():
-    assert pick_prompt(1, (p(12, ("+", 7)), p(5, ("*", 4), ("-", 2)))) == "B|A:12+7|B:5*4-2"
-
-
-def test_rows_answer_the_named_expression_and_train_picks_at_random():
+def test_rows_answer_the_named_offset_and_train_opens_at_random():
     task = ArithPickTask(**KW)
-    test = task.load_split("test")
-    for row in test:
-        prompt = row["prompt"][0]["content"]
-        label, *listed = prompt.split("|")
-        expressions = dict(item.split(":") for item in listed)
-        assert len(expressions) == 3
-        # held-out references pick the named expression and end with its value
+    offsets = dict(zip("ABC", (10, 20, 30), strict=True))
+    for row in task.load_split("test"):
+        label, expression = row["prompt"][0]["content"].split("|")
         completion = row["completion"][0]["content"]
-        assert completion.startswith(f"{label}:{expressions[label]}\n\n")
+        # held-out references open with the named label; answer = value + offset
+        assert completion.startswith(f"{label}\n\n")
+        value = int(completion.split("\n\n")[-2].split("+")[0])
+        assert row["answer"] == str(value + offsets[label])
         assert completion.endswith(f"<answer>{row['answer']}</answer>")
-    picks_named = [
-        row["completion"][0]["content"][0] == row["prompt"][0]["content"][0] for row in task.load_split("train")
+    train = task.load_split("train")
+    opens_named = [row["completion"][0]["content"][0] == row["prompt"][0]["content"][0] for row in train]
+    assert 0.25 < sum(opens_named) / len(opens_named) < 0.42  # uniform teacher: about 1/3
+    named = [row["prompt"][0]["content"][0] for row in train]
+    assert set(named) == {"A", "B", "C"}
+    # a wrong opening answers with its own offset, so its final answer differs from the row's
+    for row, right in zip(train, opens_named, strict=True):
+        stated = row["completion"][0]["content"].split("<answer>")[1].split("<")[0]
+        assert (stated == row["answer"]) == right
+
+
+def test_splits_match_arith_and_are_deterministic():
+    pick, plain = ArithPickTask(**KW), ArithTask(**KW)
+    test = pick.load_split("test")
+    assert [row["prompt"][0]["content"].split("|")[1] for row in test] == [
+        row["prompt"][0]["content"] for row in plain.load_split("test")
     ]
-    assert 0.2 < sum(picks_named) / len(picks_named) < 0.5  # uniform teacher: about 1/3
+    assert ArithPickTask(**KW).load_split("test")["prompt"] == test["prompt"]
 
 
-def test_expressions_of_a_prompt_have_distinct_values_and_splits_are_disjoint():
-    task = ArithPickTask(**KW)
-    seen = {}
-    for split in ("train", "validation", "test"):
-        groups = task._groups[split]
-        assert len(groups) == SMALL[split]
-        for group in groups:
-            assert len({q.answer for q in group}) == 3
-            for q in group:
-                assert seen.setdefault(q.expression, split) == split
-    assert ArithPickTask(**KW).load_split("test")["prompt"] == task.load_split("test")["prompt"]
-
-
-def test_arith_draw_unchanged_by_the_refactor():
-    # ArithTask's splits are draw_problems(split_sizes); test_arith.py pins their content.
-    task = ArithTask(**KW)
-    assert task._problems == task.draw_problems(SMALL)
-
-
-def test_choices_validated():
+def test_offsets_validated():
     with pytest.raises(ValueError):
-        ArithPickTask(choices=1, **KW)
+        ArithPickTask(offsets=[10], **KW)
+    with pytest.raises(ValueError):
+        ArithPickTask(offsets=[10, 10], **KW)
+    with pytest.raises(ValueError):
+        ArithPickTask(offsets=[0, 10], **KW)
 
 
 def test_tempo_doubles_the_grpo_credit_of_a_pick_when_the_rest_follows_from_it():

@@ -112,16 +112,12 @@ class ArithTask:
 
     @cached_property
     def _problems(self) -> dict[str, list[ArithProblem]]:
-        return self.draw_problems(self.split_sizes)
-
-    def draw_problems(self, sizes: dict[str, int]) -> dict[str, list[ArithProblem]]:
-        """``sizes[split]`` distinct problems per split, no expression shared across splits."""
         # Held-out splits are drawn first so the training split can exclude their expressions.
         rng = random.Random(self.seed)
         seen: set[str] = set()
         problems: dict[str, list[ArithProblem]] = {}
         for split in ("test", "validation", "train"):
-            wanted, drawn, attempts = sizes.get(split, 0), [], 0
+            wanted, drawn, attempts = self.split_sizes.get(split, 0), [], 0
             while len(drawn) < wanted:
                 attempts += 1
                 if attempts > 50 * wanted + 1000:
