@@ -27,7 +27,7 @@ def test_rows_answer_the_named_offset_and_train_opens_at_random():
         assert completion.endswith(f"<answer>{row['answer']}</answer>")
     train = task.load_split("train")
     opens_named = [row["completion"][0]["content"][0] == row["prompt"][0]["content"][0] for row in train]
-    assert 0.25 < sum(opens_named) / len(opens_named) < 0.42  # uniform teacher: about 1/3
+    assert 0.43 < sum(opens_named) / len(opens_named) < 0.57  # named_fraction 0.5 by default
     named = [row["prompt"][0]["content"][0] for row in train]
     assert set(named) == {"A", "B", "C"}
     # a wrong opening answers with its own offset, so its final answer differs from the row's
@@ -43,6 +43,15 @@ def test_splits_match_arith_and_are_deterministic():
         row["prompt"][0]["content"] for row in plain.load_split("test")
     ]
     assert ArithPickTask(**KW).load_split("test")["prompt"] == test["prompt"]
+
+
+def test_named_fraction_sets_how_often_the_teacher_copies_the_label():
+    for fraction, expected in ((0.0, 0), (1.0, SMALL["train"])):
+        train = ArithPickTask(named_fraction=fraction, **KW).load_split("train")
+        copies = sum(row["completion"][0]["content"][0] == row["prompt"][0]["content"][0] for row in train)
+        assert copies == expected
+    with pytest.raises(ValueError):
+        ArithPickTask(named_fraction=1.5, **KW)
 
 
 def test_offsets_validated():

@@ -7,10 +7,10 @@ solution opens with a label, works the expression as in arith, then adds that la
 completion token and the rest follows from it (arith steps, then the label's offset), so with distinct offsets a
 wrong label is a wrong answer.
 
-The warm start learns from a teacher that opens with a label at random (uniform, whatever the prompt names) and
-works correctly from there: the SFT policy opens with each label about equally often and finishes any of them.
-What RL has to learn sits in the first token: copy the named label. Held-out reference solutions open with the
-named label. The check is arith's (numeric).
+The warm start learns from a teacher that opens with the named label with probability ``named_fraction`` (else
+with one of the others, uniformly) and works correctly from there: the SFT policy copies the label only that often
+but finishes whatever it opened with. What RL has to learn sits in the first token: copy the named label.
+Held-out reference solutions open with the named label. The check is arith's (numeric).
 """
 
 from __future__ import annotations
@@ -37,6 +37,9 @@ class ArithPickTask(ArithTask):
     """Config (``conf/task/arith_pick.yaml``) -> deterministic splits of label-then-evaluate problems."""
 
     offsets: list[int] = field(default_factory=lambda: [10, 20, 30])
+    # Probability that the SFT teacher opens with the named label; otherwise it opens with one of the others,
+    # uniformly. 1/len(offsets) is a teacher that ignores the prompt.
+    named_fraction: float = 0.5
     name: str = "arith_pick"
 
     def __post_init__(self):
@@ -44,14 +47,17 @@ class ArithPickTask(ArithTask):
         self.offsets = [int(offset) for offset in self.offsets]
         if not 2 <= len(self.offsets) <= len(LABELS) or len(set(self.offsets)) != len(self.offsets):
             raise ValueError(f"task.offsets={self.offsets}: need 2..{len(LABELS)} distinct offsets")
+        if not 0.0 <= self.named_fraction <= 1.0:
+            raise ValueError(f"task.named_fraction={self.named_fraction} must lie in [0, 1]")
         if min(self.offsets) < 1:
             raise ValueError(f"task.offsets={self.offsets}: offsets must be positive (the step writes a+offset)")
 
     def pick_row(self, problem: ArithProblem, split: str, index: int) -> dict:
         target = random.Random(f"{self.seed}-target-{split}-{index}").randrange(len(self.offsets))
         pick = target
-        if split == "train":  # the teacher opens with a label at random
-            pick = random.Random(f"{self.seed}-pick-{index}").randrange(len(self.offsets))
+        rng = random.Random(f"{self.seed}-pick-{index}")
+        if split == "train" and rng.random() >= self.named_fraction:  # the teacher opens with another label
+            pick = (target + 1 + rng.randrange(len(self.offsets) - 1)) % len(self.offsets)
         steps = pick_solution_steps(problem, LABELS[pick], self.offsets[pick])
         return {
             "id": f"arith_pick-{split}-{index}",
