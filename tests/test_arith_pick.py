@@ -18,7 +18,7 @@ def test_rows_answer_the_named_offset_and_train_opens_at_random():
     task = ArithPickTask(**KW)
     offsets = dict(zip("ABC", (10, 20, 30), strict=True))
     for row in task.load_split("test"):
-        label, expression = row["prompt"][0]["content"].split("|")
+        expression, label = row["prompt"][0]["content"].split("|")
         completion = row["completion"][0]["content"]
         # held-out references open with the named label; answer = value + offset
         assert completion.startswith(f"{label}\n\n")
@@ -26,9 +26,9 @@ def test_rows_answer_the_named_offset_and_train_opens_at_random():
         assert row["answer"] == str(value + offsets[label])
         assert completion.endswith(f"<answer>{row['answer']}</answer>")
     train = task.load_split("train")
-    opens_named = [row["completion"][0]["content"][0] == row["prompt"][0]["content"][0] for row in train]
+    opens_named = [row["completion"][0]["content"][0] == row["prompt"][0]["content"][-1] for row in train]
     assert 0.43 < sum(opens_named) / len(opens_named) < 0.57  # named_fraction 0.5 by default
-    named = [row["prompt"][0]["content"][0] for row in train]
+    named = [row["prompt"][0]["content"][-1] for row in train]
     assert set(named) == {"A", "B", "C"}
     # a wrong opening answers with its own offset, so its final answer differs from the row's
     for row, right in zip(train, opens_named, strict=True):
@@ -39,7 +39,7 @@ def test_rows_answer_the_named_offset_and_train_opens_at_random():
 def test_splits_match_arith_and_are_deterministic():
     pick, plain = ArithPickTask(**KW), ArithTask(**KW)
     test = pick.load_split("test")
-    assert [row["prompt"][0]["content"].split("|")[1] for row in test] == [
+    assert [row["prompt"][0]["content"].split("|")[0] for row in test] == [
         row["prompt"][0]["content"] for row in plain.load_split("test")
     ]
     assert ArithPickTask(**KW).load_split("test")["prompt"] == test["prompt"]
@@ -48,7 +48,7 @@ def test_splits_match_arith_and_are_deterministic():
 def test_named_fraction_sets_how_often_the_teacher_copies_the_label():
     for fraction, expected in ((0.0, 0), (1.0, SMALL["train"])):
         train = ArithPickTask(named_fraction=fraction, **KW).load_split("train")
-        copies = sum(row["completion"][0]["content"][0] == row["prompt"][0]["content"][0] for row in train)
+        copies = sum(row["completion"][0]["content"][0] == row["prompt"][0]["content"][-1] for row in train)
         assert copies == expected
     with pytest.raises(ValueError):
         ArithPickTask(named_fraction=1.5, **KW)

@@ -1,6 +1,6 @@
 """``arith_pick``: arith with an early decision, the TEMPO demo's testbed.
 
-A prompt names a label and an arith expression, e.g. ``B|12+7*3-5``; each label stands for an offset (``offsets``,
+A prompt is an arith expression and a label, e.g. ``12+7*3-5|B``; each label stands for an offset (``offsets``,
 by default A=10, B=20, C=30) and the answer is the expression's value plus the named offset (52 + 20 = 72). A
 solution opens with a label, works the expression as in arith, then adds that label's offset:
 ``B\\n\\n12+7=19\\n\\n19*3=57\\n\\n57-5=52\\n\\n52+20=72\\n\\n<answer>72</answer>``. The label is the first
@@ -10,7 +10,8 @@ wrong label is a wrong answer.
 The warm start learns from a teacher that opens with the named label with probability ``named_fraction`` (else
 with one of the others, uniformly) and works correctly from there: the SFT policy copies the label only that often
 but finishes whatever it opened with. What RL has to learn sits in the first token: copy the named label.
-Held-out reference solutions open with the named label. The check is arith's (numeric).
+Held-out reference solutions open with the named label. The label ends the prompt, right before the
+completion starts: with it first (``B|12+7*3-5``) the warm start did not learn to copy it at all (seed 100). The check is arith's (numeric).
 """
 
 from __future__ import annotations
@@ -61,7 +62,7 @@ class ArithPickTask(ArithTask):
         steps = pick_solution_steps(problem, LABELS[pick], self.offsets[pick])
         return {
             "id": f"arith_pick-{split}-{index}",
-            "prompt": [{"role": "user", "content": f"{LABELS[target]}|{problem.expression}"}],
+            "prompt": [{"role": "user", "content": f"{problem.expression}|{LABELS[target]}"}],
             "completion": [
                 {"role": "assistant", "content": self.format.render(steps, str(problem.answer + self.offsets[pick]))}
             ],
