@@ -80,6 +80,9 @@ def test_tempo_credits_a_minority_right_pick_even_where_it_fails_later():
     result = tempo_decomposition(ids, torch.ones_like(ids, dtype=torch.bool), rewards, 8, scale_by_std=False)
     # the failing A: GRPO -1/4 everywhere; TEMPO -1/4 + (2/3 - 1/4) = +1/6 at its pick, -1/4 + (0 - 2/3) at the slip
     torch.testing.assert_close(result.advantages[2], torch.tensor([1 / 6, -11 / 12]))
+    # summed over the three A's (same context at token 0), TEMPO's credit is exactly twice GRPO's n_A (V(A) - mean)
+    assert result.advantages[:3, 0].sum().item() == pytest.approx(2 * 3 * (2 / 3 - 1 / 4))
+    assert result.centered[:3].sum().item() == pytest.approx(3 * (2 / 3 - 1 / 4))
     stats = tempo_statistics(result)
     # branch tokens: token 0 of all 8 (A's TD 5/12 each, the others' -1/4), token 1 of the three A's
     # (TD 1/3, 1/3, -2/3); only the failing A's pick flips sign: 1 of 11
