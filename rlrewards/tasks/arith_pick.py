@@ -10,9 +10,9 @@ wrong label is a wrong answer.
 The warm start learns from a teacher that opens with the named label with probability ``named_fraction`` (else
 with one of the others, uniformly) and works correctly from there: the SFT policy copies the label only that often
 but finishes whatever it opened with. What RL has to learn sits in the first token: copy the named label.
-Held-out reference solutions open with the named label. The check is arith's (numeric). The label ends the prompt,
-right before the completion; where it opened the prompt (``B|12+7*3-5``), a warm start whose teacher copied it half
-the time did not copy it at all (seed 100).
+Held-out reference solutions open with the named label. The check is arith's (numeric). With a teacher that copies
+the label half the time, the tiny model's warm start opened with it in 34% of sampled completions (chance 33%),
+whether the label opened or ended the prompt (seed 100); at 0.8 it copied it 79% of the time.
 """
 
 from __future__ import annotations
