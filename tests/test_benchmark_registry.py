@@ -146,6 +146,7 @@ BENCHMARKS = {
 TRAINING_ONLY = {
     "arith": "the embedded demo task",
     "arith_levels": "the embedded RLCR demo task",
+    "arith_pick": "the embedded TEMPO demo task",
     "deepmath": "LaSeR's training set",
     "simplerl_math": "PURE's training set",
     "rlpr_train": "RLPR's training set (tests/test_rlpr_recipe.py loads its fixture)",

@@ -37,6 +37,9 @@ def test_branching_group_matches_hand_computed_tree():
     assert stats["mean_branch_depth"] == pytest.approx(7 / 5)
     # |TD| = 1/6 + 1/2 + 1/6 + 1/2 + 1/3 = 5/3; |r - mean| over tokens = 3 * (2/3 + 1/3 + 1/3) = 4.
     assert stats["td_share"] == pytest.approx((5 / 3) / (5 / 3 + 4))
+    # at the 5 branch tokens |r - mean| = 2/3 + 2/3 (c0) + 1/3 + 1/3 (c1) + 1/3 (c2) = 7/3; no sign flips
+    assert stats["td_share_at_branches"] == pytest.approx((5 / 3) / (5 / 3 + 7 / 3))
+    assert stats["branch_flip_frac"] == 0.0
 
 
 def test_duplicates_count_once_each():

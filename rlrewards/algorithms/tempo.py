@@ -184,7 +184,11 @@ def tempo_statistics(result: TempoResult) -> dict[str, float]:
     - ``branch_token_frac``: branch tokens / valid completion tokens;
     - ``mean_branch_depth``: mean 0-based position of the branch tokens (0 when there are none);
     - ``td_share``: ``sum |TD| / (sum |r - mean| + sum |TD|)`` over valid tokens, i.e. the TD term's share of the
-      (unscaled) advantage mass.
+      (unscaled) advantage mass;
+    - ``td_share_at_branches``: the same share counted at branch tokens only, ``sum |TD| / (sum_branch |r - mean| +
+      sum |TD|)``: how much TEMPO changes the advantage where it changes it at all;
+    - ``branch_flip_frac``: the fraction of branch tokens whose advantage has the opposite sign to GRPO's
+      (``(r - mean) * (r - mean + TD) < 0``), e.g. a good early pick in a completion that fails later.
     """
     valid_tokens = result.valid.sum().clamp(min=1)
     num_branch = result.branch_mask.sum()
@@ -193,10 +197,15 @@ def tempo_statistics(result: TempoResult) -> dict[str, float]:
     td_mass = result.td.abs().sum()
     sequence_mass = (result.centered.abs() * result.valid.sum(dim=1)).sum()
     total = td_mass + sequence_mass
+    base = result.centered.unsqueeze(1).expand_as(result.td)[result.branch_mask]
+    branch_total = td_mass + base.abs().sum()
+    flips = (base * (base + result.td[result.branch_mask]) < 0).sum()
     return {
         "branch_token_frac": float(num_branch / valid_tokens),
         "mean_branch_depth": float(depth),
         "td_share": float(td_mass / total) if total > 0 else 0.0,
+        "td_share_at_branches": float(td_mass / branch_total) if branch_total > 0 else 0.0,
+        "branch_flip_frac": float(flips / num_branch.clamp(min=1)),
     }
 
 
