@@ -5,7 +5,8 @@ rlrewards-report outputs/runs/a outputs/runs/b --format csv
 rlrewards-report outputs/reproduce --paper pure --out report/   # paper vs ours (+ evaluations found below the paths)
 rlrewards-report --wandb my-entity/rlrewards --paper rlcr       # the same from a W&B project's finished runs
 
-With ``--out DIR`` it writes ``runs.md``/``runs.csv`` (and ``paper.md``/``paper.csv`` with ``--paper``) and the
+With ``--out DIR`` it writes ``runs.md``/``runs.csv`` (and ``paper.md``/``paper.csv`` with ``--paper``, plus
+``paper_<table>_pass_at_k.png`` for a paper table of pass@k columns, ours beside the paper's methods) and the
 figures: ``curves.png`` (training curves), ``reliability.png`` (stated confidence or LaSeR self-reward vs accuracy)
 and ``voting.png`` (accuracy of each vote over K samples), each drawn where the runs have the data.
 """
@@ -23,6 +24,7 @@ from pathlib import Path
 
 from rlrewards.reporting.formatting import format_mean_std
 from rlrewards.reporting.paper import PAPERS_DIR, compare, load_paper, render_csv, render_markdown
+from rlrewards.reporting.paper_plots import plot_pass_at_k
 from rlrewards.reporting.plots import DEFAULT_CURVES, reliability_panels, training_curves, voting_panels
 from rlrewards.reporting.runs import Run, find_runs, runs_from_wandb, unfinished_runs
 
@@ -135,6 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     printed = outputs[f"runs.{args.format}"]
     if missing:  # printed on stderr above; runs.md records it too
         outputs["runs.md"] += f"\n{missing_note(missing)}\n"
+    paper, cells = None, []
     if args.paper:
         paper = load_paper(args.paper, args.papers_dir)
         cells = compare(paper, runs)
@@ -145,7 +148,9 @@ def main(argv: list[str] | None = None) -> int:
         args.out.mkdir(parents=True, exist_ok=True)
         for name, text in outputs.items():
             (args.out / name).write_text(text)
-        for figure in write_figures(runs, args.out, tuple(args.curve_metrics)):
+        figures = write_figures(runs, args.out, tuple(args.curve_metrics))
+        figures += plot_pass_at_k(paper, cells, args.out) if paper else []
+        for figure in figures:
             print(f"wrote {figure}", file=sys.stderr)
     return 0
 

@@ -28,6 +28,8 @@ TEMPO_BOXED = " Let's think step by step and output the final answer within \\bo
 PURE_BOXED = (
     '\n\nPlease reason step by step with steps separated by "\n\n", and put your final answer within \\boxed{{}}.'
 )
+RLPR_SYSTEM = "SYNTHETIC fixture system turn"  # the RLPR-Evaluation fixtures' chat messages, used as they are
+RLPR_USER = "{prompt[1][content]}"
 R1_SYSTEM = "A conversation between User and Assistant. The user asks a question, and the Assistant solves it."
 
 
@@ -138,6 +140,27 @@ BENCHMARKS = {
         "big_math_digits", "mehuldamani/big-math-digits", "test", {"test": "big_math_digits/test.jsonl"},
         "rlcr/math_qwen2.5-7b", RLCR_LAYOUT, "1446", "math_verify", "1446.0", "1442",
         system=resolve_system_prompt("tabc"), extra={"source": "orca_math", "llama8b_solve_rate": 0.03125},
+    ),
+    # RLPR's general-domain sets: loose parquets of openbmb/RLPR-Evaluation, each read as its own split (hub_files)
+    "MMLU-Pro (RLPR's 1,000)": Benchmark(
+        "rlpr_mmlupro", "openbmb/RLPR-Evaluation", "mmlupro", {"mmlupro": "rlpr_eval/mmlupro.jsonl"},
+        "rlpr/qwen2.5-7b", RLPR_USER, "C", "letter", "C", "A", system=RLPR_SYSTEM,
+        extra={"data_source": "MMLUPro-1000", "ability": "physics"},
+    ),
+    "GPQA-diamond (RLPR)": Benchmark(
+        "rlpr_gpqa_diamond", "openbmb/RLPR-Evaluation", "gpqa_diamond",
+        {"gpqa_diamond": "rlpr_eval/gpqa_diamond.jsonl"}, "rlpr/qwen2.5-7b", RLPR_USER, "C", "letter", "(C)", "B",
+        system=RLPR_SYSTEM, extra={"data_source": "gpqa_diamond"},
+    ),
+    "TheoremQA (RLPR)": Benchmark(
+        "rlpr_theoremqa", "openbmb/RLPR-Evaluation", "theoremqa", {"theoremqa": "rlpr_eval/theoremqa.jsonl"},
+        "rlpr/qwen2.5-7b", RLPR_USER, "24", "math_verify", "24.0", "12", system=RLPR_SYSTEM,
+        extra={"data_source": "TheoremQA"},
+    ),
+    "WebInstruct-verified (RLPR's held-out)": Benchmark(
+        "rlpr_webinstruct", "openbmb/RLPR-Evaluation", "webinstruct_val",
+        {"webinstruct_val": "rlpr_eval/webinstruct_val.jsonl"}, "rlpr/qwen2.5-7b", RLPR_USER, "B", "letter",
+        "The answer is B", "D", system=RLPR_SYSTEM, extra={"data_source": "WebInstruct-verified-val"},
     ),
 }  # fmt: skip
 

@@ -86,3 +86,26 @@ def test_warm_start_is_trained_once_and_keyed_by_its_inputs(tmp_path):
     assert len(cached) == 2 and not any(name.startswith(".") for name in cached)
     for p, q in zip(first.model.parameters(), second.model.parameters()):
         assert torch.equal(p, q)
+
+
+def test_qwen3_no_thinking_template_renders_the_official_nsr_prompt():
+    """TianHongZXY/RLVR-Decomposed @ a5d4e7c verl/utils/dataset/rl_dataset.py, prompt_template_type=qwen3_no_thinking:
+    the Qwen3-4B runs' prompt text, character for character, from the NSR experiments' messages."""
+    from rlrewards.models.loading import chat_template_choice
+    from rlrewards.rehearsal.standins import build_tokenizer
+
+    problem = "What is 2+3?"
+    boxed = "\nPlease reason step by step, and put your final answer within \\boxed{}."
+    messages = [
+        {"role": "system", "content": "You are a helpful assistant."},
+        {"role": "user", "content": problem + boxed},
+    ]
+    official = (
+        "<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n" + problem + boxed
+        + "<|im_end|>\n<|im_start|>assistant\n<think>\n\n</think>\n"
+    )  # fmt: skip
+    template = chat_template_choice("qwen3_no_thinking")
+    text = build_tokenizer("qwen2").apply_chat_template(
+        messages, chat_template=template, tokenize=False, add_generation_prompt=True
+    )
+    assert text == official

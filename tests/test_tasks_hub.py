@@ -67,3 +67,44 @@ def test_a_row_without_a_boxed_answer_is_named(tmp_path):
 def test_unknown_extractor_is_rejected():
     with pytest.raises(ValueError, match="task.answer_extractor='regex'"):
         fixture_task(answer_extractor="regex")
+
+
+def test_hub_files_name_loose_files_of_one_repository_as_splits(monkeypatch):
+    """RLPR-Evaluation holds each benchmark as a loose parquet: ``hub_files`` turns one into a split of the hub
+    repository (load_dataset's data_files); fixtures (``data_files``) still win, and split_sources do not inherit it."""
+    calls = []
+
+    def fake_load(path, name=None, **kwargs):
+        calls.append((path, kwargs))
+        return [{"problem": "1+1", "solution": "\\boxed{2}"}]
+
+    monkeypatch.setattr("rlrewards.tasks.hub.load_dataset", fake_load)
+    task = HubMathTask(
+        path="openbmb/RLPR-Evaluation",
+        hub_files={"theoremqa": "TheoremQA_Avg2.parquet"},
+        splits={"test": "theoremqa", "validation": "test"},
+        split_sources={"validation": {"path": "HuggingFaceH4/MATH-500"}},
+    )
+    assert task.load_split("test")[0]["answer"] == "2"
+    path, kwargs = calls[-1]
+    assert path == "openbmb/RLPR-Evaluation" and kwargs["split"] == "theoremqa"
+    assert kwargs["data_files"] == {"theoremqa": "TheoremQA_Avg2.parquet"}
+    task.load_split("validation")
+    assert calls[-1][0] == "HuggingFaceH4/MATH-500" and calls[-1][1]["data_files"] is None
+    assert task.spec()["hub_files"] == {"theoremqa": "TheoremQA_Avg2.parquet"}
+
+
+@pytest.mark.parametrize(
+    ("prediction", "right"),
+    [
+        ("C", True), ("(C)", True), ("c", True), ("C. Kinetic energy", True), ("\\boxed{C}", True),
+        ("\\boxed{\\text{C}}", True), ("The answer is C", True), ("Answer: (C)", True), ("**C**", True),
+        ("A", False), ("(B)", False), ("The answer is B", False), ("Kinetic energy", False), ("", False),
+        (None, False), ("Clearly", False), ("I think so", False),
+    ],
+)  # fmt: skip
+def test_letter_checker_reads_the_stated_option(prediction, right):
+    from rlrewards.rewards.checkers import letter_match
+
+    assert letter_match(prediction, "C") is right
+    assert letter_match("C", "not a letter") is False

@@ -32,7 +32,14 @@ log = logging.getLogger(__name__)
 
 # Every message's content, concatenated: the prompt text exactly as the task wrote it, after bos where there is one.
 RAW_CHAT_TEMPLATE = "{{ bos_token or '' }}{% for message in messages %}{{ message['content'] }}{% endfor %}"
-CHAT_TEMPLATES = {"raw": RAW_CHAT_TEMPLATE}
+# ChatML turns, the assistant's turn opened with an empty think block: the official NSR prompt for Qwen3
+# (TianHongZXY/RLVR-Decomposed @ a5d4e7c verl/utils/dataset/rl_dataset.py, prompt_template_type=qwen3_no_thinking)
+# ends "<|im_start|>assistant\n<think>\n\n</think>\n"; Qwen3's own template with enable_thinking=False adds "\n\n".
+QWEN3_NO_THINKING_TEMPLATE = (
+    "{% for message in messages %}{{ '<|im_start|>' + message['role'] + '\\n' + message['content'] + '<|im_end|>\\n' }}"
+    "{% endfor %}{% if add_generation_prompt %}{{ '<|im_start|>assistant\\n<think>\\n\\n</think>\\n' }}{% endif %}"
+)
+CHAT_TEMPLATES = {"raw": RAW_CHAT_TEMPLATE, "qwen3_no_thinking": QWEN3_NO_THINKING_TEMPLATE}
 
 _DTYPES = {"float32": torch.float32, "bfloat16": torch.bfloat16, "float16": torch.float16, "auto": "auto"}
 

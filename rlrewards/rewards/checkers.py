@@ -214,3 +214,25 @@ def option_match(prediction: str | None, answer: str) -> bool:
     if stated and stated.group(1).upper() == letter and (len(prediction.strip()) <= 12 or stated.group(1).isupper()):
         return True
     return normalize_squad_answer(prediction) == normalize_squad_answer(text)
+
+
+_BOXED_TEXT = re.compile(r"\\(?:boxed|text|textbf|mathrm)\{\s*([^{}]*?)\s*\}")
+
+
+@CHECKERS.register("letter")
+def letter_match(prediction: str | None, answer: str) -> bool:
+    """Multiple choice with a bare letter as the gold (RLPR-Evaluation's MMLU-Pro, GPQA-diamond, WebInstruct-verified
+    golds, ``"C"``): right when the prediction states that letter as its choice (``C``, ``(C)``, ``C. text``,
+    ``\\boxed{C}``, ``The answer is C``, ``Answer: (C)``). The official rule-based grader also accepts the option's
+    text, which needs the options parsed from the prompt; this one does not (docs/papers/rlpr.md)."""
+    gold = str(answer).strip().upper()
+    if not isinstance(prediction, str) or len(gold) != 1 or not gold.isalpha():
+        return False
+    text = prediction[:MAX_CHOICE_ANSWER_CHARS].replace("**", "")
+    for _ in range(2):  # \boxed{\text{C}} -> C
+        text = _BOXED_TEXT.sub(r"\1", text)
+    text = text.strip()
+    if text.rstrip(".").upper() == gold:
+        return True
+    stated = _EXPLICIT_LETTER.search(_choice_sentence(text))
+    return bool(stated) and next(group for group in stated.groups() if group) == gold

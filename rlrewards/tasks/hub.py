@@ -31,7 +31,9 @@ log = logging.getLogger(__name__)
 
 VISIBLE_COLUMN = "ground_truth_visible"
 # what a split_sources entry may set (the rest of a task is shared by all its splits)
-SOURCE_KEYS = ("path", "config_name", "revision", "data_dir", "data_files", "problem_field", "answer_field")
+SOURCE_KEYS = (
+    "path", "config_name", "revision", "data_dir", "hub_files", "data_files", "problem_field", "answer_field"
+)  # fmt: skip
 
 
 def _raw(value) -> str | None:
@@ -91,6 +93,10 @@ class HubMathTask:
     )
     data_files: dict[str, str] | None = None  # local files with the hub schema (tests, mirrors)
     data_dir: str | None = None  # a folder of the hub repository holding the split files (load_dataset's data_dir)
+    # files of the hub repository named as splits (load_dataset's data_files on the hub): {"gpqa_diamond":
+    # "gpqa_diamond_Avg4.parquet"} makes "gpqa_diamond" a split ``splits`` can name; one repository holding several
+    # benchmarks as loose files (openbmb/RLPR-Evaluation). Local ``data_files`` (fixtures) take precedence.
+    hub_files: dict[str, str] | None = None
     problem_field: str = "problem"
     answer_field: str = "solution"
     answer_extractor: str = "boxed"
@@ -136,6 +142,7 @@ class HubMathTask:
             "path": self.path,
             "config_name": self.config_name,
             "data_dir": self.data_dir,
+            "hub_files": self.hub_files,
             "revision": self.revision,
             "splits": self.splits,
             "split_sources": self.split_sources,
@@ -146,7 +153,7 @@ class HubMathTask:
         own = {key: getattr(self, key) for key in SOURCE_KEYS}
         if split not in self.split_sources:
             return own
-        return {**own, "data_files": None, **self.split_sources[split]}
+        return {**own, "data_files": None, "hub_files": None, **self.split_sources[split]}
 
     def _raw_split(self, split: str) -> Dataset:
         if split not in self.splits:
@@ -158,6 +165,7 @@ class HubMathTask:
             source["path"],
             source["config_name"],
             data_dir=source["data_dir"],
+            data_files=dict(source["hub_files"]) if source["hub_files"] else None,
             split=self.splits[split],
             revision=source["revision"],
         )
