@@ -95,7 +95,13 @@ def test_tempo_on_two_processes_equals_one_process_on_the_gathered_batch(tmp_pat
         width = record["local_adv"].shape[1]
         installed[4 * rank : 4 * rank + 4, :width] = record["local_adv"]
     torch.testing.assert_close(installed, single)
-    assert set(gathered["metrics"]) == {"tempo/branch_token_frac", "tempo/mean_branch_depth", "tempo/td_share"}
+    assert set(gathered["metrics"]) == {
+        "tempo/branch_token_frac",
+        "tempo/mean_branch_depth",
+        "tempo/td_share",
+        "tempo/td_share_at_branches",
+        "tempo/branch_flip_frac",
+    }
 
 
 def test_laser_mixing_in_the_loss_forward_on_two_processes_equals_one_process_on_the_gathered_batch(tmp_path):

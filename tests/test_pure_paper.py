@@ -112,7 +112,8 @@ def test_simplerl_math_loads_its_hub_folder(monkeypatch):
     assert calls == [
         (
             ("hkust-nlp/SimpleRL-Zoo-Data", None),
-            {"data_dir": "simplelr_qwen_level3to5", "split": "train", "revision": None},
+            # data_files=None: load_dataset's default (hub_files tasks set it to one file of the repository)
+            {"data_dir": "simplelr_qwen_level3to5", "data_files": None, "split": "train", "revision": None},
         )
     ]
     assert task.spec()["data_dir"] == "simplelr_qwen_level3to5"

@@ -57,7 +57,7 @@ def test_eval_sizes_cap_every_benchmark():
     suite = yaml.safe_load((CONF / "suite" / "nsr.yaml").read_text())
     values = eval_overrides(suite)
     assert values["benchmarks.aime25.decodings.sampled.num_samples"] == 2  # the paper's 256
-    assert values["benchmarks.math500.limit"] == 4 and values["limit"] == 4
+    assert values["benchmarks.math.limit"] == 4 and values["limit"] == 4
     rlcr = eval_overrides(yaml.safe_load((CONF / "suite" / "rlcr.yaml").read_text()))
     assert rlcr["probes.answer_tokens"] == 16 and rlcr["probes.confidence_tokens"] == 16  # the paper's 50 and 20
 

@@ -16,7 +16,7 @@ from rlrewards.rewards.core import SafeReward, accuracy_reward
 from rlrewards.tasks.base import DatasetRowError, validate_rows
 from rlrewards.tasks.hub import HubMathTask
 
-KNOWN = "Known: choice, exact, math_verify, numeric, option, squad_em"
+KNOWN = f"Known: {', '.join(checkers.CHECKERS.names())}"  # the registry, whatever checkers it holds
 
 
 @pytest.fixture
