@@ -178,7 +178,7 @@ class ArithTask:
     def load_split(self, split: str) -> Dataset:
         check_split(split)
         rows = [self.row(p, split, i) for i, p in enumerate(self._problems[split])]
-        validate_rows(rows, source=f"task arith ({split})")
+        validate_rows(rows, source=f"task {self.name} ({split})")
         return Dataset.from_list(rows)
 
     def check(self, prediction: str | None, answer: str) -> bool:

@@ -21,10 +21,7 @@ import random
 import string
 from dataclasses import dataclass, field
 
-from datasets import Dataset
-
 from rlrewards.tasks.arith import ArithProblem, ArithTask
-from rlrewards.tasks.base import check_split, validate_rows
 
 LABELS = string.ascii_uppercase
 
@@ -54,7 +51,7 @@ class ArithPickTask(ArithTask):
         if min(self.offsets) < 1:
             raise ValueError(f"task.offsets={self.offsets}: offsets must be positive (the step writes a+offset)")
 
-    def pick_row(self, problem: ArithProblem, split: str, index: int) -> dict:
+    def row(self, problem: ArithProblem, split: str, index: int) -> dict:
         target = random.Random(f"{self.seed}-target-{split}-{index}").randrange(len(self.offsets))
         pick = target
         rng = random.Random(f"{self.seed}-pick-{index}")
@@ -71,9 +68,3 @@ class ArithPickTask(ArithTask):
             "level": len(problem.ops),
             "checker": "numeric",
         }
-
-    def load_split(self, split: str) -> Dataset:
-        check_split(split)
-        rows = [self.pick_row(problem, split, i) for i, problem in enumerate(self._problems[split])]
-        validate_rows(rows, source=f"task arith_pick ({split})")
-        return Dataset.from_list(rows)
