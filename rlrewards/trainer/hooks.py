@@ -75,15 +75,28 @@ class RolloutBatch:
 
 @dataclass
 class AdvantageOutput:
+    """What an estimator returns for the gathered batch; the trainer slices every per-row field to its local rows.
+
+    ``keep`` drops rows from the loss, as trainers that remove rows from the batch before the update do: ``(N,)``
+    bool, False on the rows to drop; None (the default) keeps every row and changes nothing. A dropped row's
+    completion mask is zeroed (and its advantage set to 0), so it adds no gradient and leaves the loss's token count:
+    the normaliser of ``loss_type`` ``bnpo`` (the micro-batch's kept tokens) and ``dapo``/``cispo``/``vespo``
+    (``num_items_in_batch``, recounted), and every masked metric. ``grpo`` still averages over all rows of the
+    micro-batch (a dropped row counts as 0) and ``dr_grpo``'s normaliser is a constant. Auxiliary losses that read
+    ``inputs["completion_mask"]`` skip dropped rows too.
+    """
+
     advantages: torch.Tensor  # (N,) or (N, T) over the gathered batch
     metrics: dict[str, float] = field(default_factory=dict)
     # Per-row tensors (first dim N) handed to the loss; the trainer slices them to the local rows.
     extra: dict[str, torch.Tensor] = field(default_factory=dict)
+    keep: torch.Tensor | None = None  # (N,) bool: False drops the row from the loss; None keeps all
 
 
 class AdvantageEstimator(Protocol):
-    """``estimator(batch) -> AdvantageOutput``. Optional capabilities, set as attributes of the estimator (a
-    function's attributes or an object's) and read through the helpers below, never directly:
+    """``estimator(batch) -> AdvantageOutput``: advantages for every row of the gathered batch and, optionally,
+    ``keep``, the rows to drop from the loss (``AdvantageOutput``). Optional capabilities, set as attributes of the
+    estimator (a function's attributes or an object's) and read through the helpers below, never directly:
 
     - ``needs_reference_logps: bool`` (``needs_reference_logps``): the batch carries ``policy_logps`` and
       ``ref_logps``; the trainer keeps a reference model even when the loss has no KL term (PURE's KL in the reward).

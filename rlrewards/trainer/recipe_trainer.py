@@ -2,7 +2,8 @@
 
 (a) Reward functions come from config (see ``rlrewards.rewards``) and keep their config names as metric names.
 (b) ``advantage_estimator`` replaces GRPO's per-sequence advantage with any ``(N,)`` or ``(N, T)`` advantage,
-    computed on the generation batch gathered over all processes and then sliced to this process's rows.
+    computed on the generation batch gathered over all processes and then sliced to this process's rows; its
+    optional ``keep`` mask drops rows from the loss (their completion mask zeroed, ``_drop_rows``).
 (c) ``aux_loss`` adds ``coef * loss`` to the policy loss, reading the log-probs of the same forward pass.
 
 What an estimator may ask for besides the batch (``rlrewards.trainer.hooks``: reference log-probs, state saved with
@@ -242,10 +243,38 @@ class RecipeTrainerCore(RecipeTrainerBase):
             advantages = advantages[rows]
         output["advantages"] = torch.nan_to_num(advantages.to(output["completion_mask"].device).float(), nan=0.0)
         self._log_installed_advantages(result.advantages, batch)
+        if result.keep is not None:
+            self._drop_rows(output, result.keep, total, rows)
         for key, value in result.extra.items():
             output[key] = value[rows]
         for name, value in result.metrics.items():
             self._metrics["train"][name].append(float(value))
+
+    def _drop_rows(self, output: dict[str, Any], keep: torch.Tensor, total: int, rows: torch.Tensor) -> None:
+        """Take the rows of the gathered batch where ``keep`` is False out of the loss: zero their completion mask
+        and advantages and recount ``num_items_in_batch`` (called on every process: it gathers).
+
+        The mask is what TRL's ``_compute_loss`` reads for everything: the attention mask of the loss forward, the
+        loss's token mask, the ``bnpo`` normaliser (``mask.sum()``), the masked metrics; ``num_items_in_batch`` (the
+        ``dapo``/``cispo``/``vespo`` normaliser) was counted from it at generation. TRL's own
+        ``mask_truncated_completions`` drops rows the same way. A dropped row cannot produce NaN: its completion
+        positions still attend to its prompt (never empty), so its log-probs stay finite before being masked, and
+        every normaliser is clamped to >= 1, so a micro-batch whose rows are all dropped gives loss 0. The mask is
+        zeroed in place because an estimator deferred to the loss forward (the slot token) installs after TRL has
+        taken ``inputs["completion_mask"]`` as its loss mask (the attention of that forward is then unchanged, which
+        touches the dropped rows only); advantages are zeroed too, so a row adds no gradient even where the loss's
+        mask was a product taken before (``tool_mask``)."""
+        if keep.shape != (total,):
+            raise ValueError(f"advantage estimator returned keep of shape {tuple(keep.shape)}; expected ({total},)")
+        mask = output["completion_mask"]
+        dropped = ~keep.to(device=mask.device, dtype=torch.bool)[rows.to(mask.device)]
+        mask.masked_fill_(dropped.unsqueeze(1), 0)
+        advantages = output["advantages"]
+        output["advantages"] = advantages.masked_fill(dropped.view(-1, *([1] * (advantages.dim() - 1))), 0.0)
+        if "num_items_in_batch" in output:
+            tool_mask = output.get("tool_mask")
+            loss_mask = mask if tool_mask is None else mask * tool_mask
+            output["num_items_in_batch"] = self.accelerator.gather(loss_mask.sum()).sum()
 
     def _log_installed_advantages(self, advantages: torch.Tensor, batch: RolloutBatch) -> None:
         """TRL logs GRPO's per-row advantages of the gathered batch (the completions table); put the estimator's
