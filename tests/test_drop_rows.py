@@ -4,7 +4,14 @@ completion token contributes ``-A`` and the token-mean loss is ``-sum(A_i n_i) /
 
 import pytest
 import torch
-from trainer_helpers import digit_fraction, grpo_args, small_dataset
+from trainer_helpers import (
+    FIXED_GROUP_SIZE,
+    FIXED_PROMPTS_PER_STEP,
+    digit_fraction,
+    grpo_args,
+    small_dataset,
+    train_recipe_on_fixed_completions,
+)
 
 from rlrewards.trainer import AdvantageOutput, RecipeGRPOTrainer
 from rlrewards.trainer.hooks import RolloutBatch, grpo_estimator
@@ -142,3 +149,20 @@ def test_a_micro_batch_with_every_row_dropped_gives_a_finite_zero_loss(tiny):
     loss, grads = loss_and_grads(trainer, inputs)
     assert loss.item() == 0.0
     assert all(torch.isfinite(g).all() and not g.any() for g in grads.values())
+
+
+def test_the_nsr_recipe_trains_on_its_incorrect_rows_only(tmp_path):
+    """End to end through the recipe's config: in each group of fixed completions rows 0 and 2 are right and rows 1
+    and 3 wrong (``trainer_helpers.fixed_completion``); NSR's loss sees only the wrong ones."""
+    rows = FIXED_PROMPTS_PER_STEP * FIXED_GROUP_SIZE
+    run = train_recipe_on_fixed_completions("nsr", tmp_path, per_device_batch=rows, steps=1)
+    assert run["loss_type"] == "bnpo"
+    [record] = run["records"]  # one micro-batch holds the generation batch
+    lengths = record["completion_mask"].sum(dim=1)
+    correct = record["rows"] % FIXED_GROUP_SIZE % 2 == 0
+    assert (lengths[correct] == 0).all() and (lengths[~correct] > 0).all()
+    # every kept row has advantage -1 and the ratio is 1 on the first pass: the token mean over kept rows is exactly
+    # 1 (with the correct rows left in at advantage 0 it was the kept-token fraction, below 1)
+    assert record["advantages"][~correct].tolist() == [-1.0] * (rows // 2)
+    assert record["advantages"][correct].tolist() == [0.0] * (rows // 2)
+    assert record["loss"].item() == pytest.approx(1.0, abs=1e-6)

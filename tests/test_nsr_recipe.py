@@ -24,14 +24,14 @@ def rollout(rewards: list[float]) -> RolloutBatch:
 
 
 @pytest.mark.parametrize(
-    ("recipe", "expected", "kept_frac"),
+    ("recipe", "expected", "keep"),
     [
-        ("psr", [1.0, 0.0, 0.0, 0.0], 0.25),
-        ("nsr", [0.0, -1.0, -1.0, -1.0], 0.75),
-        ("w_reinforce", [0.1, -1.0, -1.0, -1.0], 1.0),
+        ("psr", [1.0, 0.0, 0.0, 0.0], [True, False, False, False]),  # the official trainer drops incorrect rows
+        ("nsr", [0.0, -1.0, -1.0, -1.0], [False, True, True, True]),  # ... and correct ones under NSR
+        ("w_reinforce", [0.1, -1.0, -1.0, -1.0], [True, True, True, True]),
     ],
 )
-def test_each_recipe_config_builds_its_signed_estimator(recipe, expected, kept_frac):
+def test_each_recipe_config_builds_its_signed_estimator(recipe, expected, keep):
     cfg = compose_train([f"recipe={recipe}"])
     validate_config(cfg)
     advantage = cfg.recipe.advantage
@@ -39,7 +39,23 @@ def test_each_recipe_config_builds_its_signed_estimator(recipe, expected, kept_f
     assert cfg.recipe.rewards.accuracy.fn == "accuracy"  # GRPO's reward block, inherited through the defaults list
     output = ADVANTAGE_ESTIMATORS.get("signed")(**advantage.kwargs)(rollout([1.0, 0.0, 0.0, 0.0]))
     assert output.advantages.tolist() == pytest.approx(expected)
-    assert output.metrics == {"nsr/correct_frac": 0.25, "nsr/kept_frac": kept_frac}
+    assert output.keep.dtype == torch.bool and output.keep.tolist() == keep  # rows dropped from the loss
+    assert output.metrics == {"nsr/correct_frac": 0.25, "nsr/kept_frac": sum(keep) / 4}
+
+
+@pytest.mark.parametrize(
+    ("weights", "keep"),
+    [
+        ({"positive_weight": 1.0, "negative_weight": 0.0}, [True, False, False, True]),
+        ({"positive_weight": 0.0, "negative_weight": 1.0}, [False, True, False, False]),
+        ({"positive_weight": 0.1, "negative_weight": 1.0}, [True, True, False, True]),
+    ],
+)
+def test_an_unscored_row_is_dropped_whatever_the_weights(weights, keep):
+    output = ADVANTAGE_ESTIMATORS.get("signed")(**weights)(rollout([1.0, 0.0, float("nan"), 0.75]))
+    assert output.keep.tolist() == keep
+    assert output.advantages[2].item() == 0.0
+    assert output.metrics["nsr/kept_frac"] == sum(keep) / 4
 
 
 @pytest.mark.parametrize(

@@ -107,6 +107,7 @@ def test_reward_and_advantages_from_given_log_probs(tiny_tokenizer):
     assert out.metrics["rlpr/unscorable_frac"] == 0.25
     assert out.metrics["rlpr/format_frac"] == 0.75
     assert out.metrics["rlpr/filtered_frac"] == 0.0 and out.metrics["rlpr/std_lower"] == 0.0
+    assert out.keep.dtype == torch.bool and out.keep.tolist() == [True] * 4  # nothing filtered before step 11
     assert out.metrics["rlpr/group_std_mean"] == pytest.approx((0.5625 + 0.325) / math.sqrt(2) / 2)
 
 
@@ -119,16 +120,17 @@ def test_without_debiasing_and_with_the_repetition_penalty(tiny_tokenizer):
     assert parts["repetitive_frac"].tolist() == [False, False, False, True]
 
 
-def test_std_filter_zeroes_the_groups_below_beta_times_the_ema(tiny_tokenizer):
+def test_std_filter_drops_the_groups_below_beta_times_the_ema(tiny_tokenizer):
     est = estimator(ema_start_step=1, filter_start_step=2, std_filter_beta=1.0)
     scores = scores_of([[0.5, 0.25], [1.0, 1.0], [], [0.75]])
     first = est(batch_of(TEXTS, tiny_tokenizer, global_step=0, scores=scores))  # step 1: recorded, not filtered
-    assert first.metrics["rlpr/filtered_frac"] == 0.0
+    assert first.metrics["rlpr/filtered_frac"] == 0.0 and first.keep.tolist() == [True] * 4
     second = est(batch_of(TEXTS, tiny_tokenizer, global_step=1, scores=scores))
     # step 2: EMA = step 1's mean group std = (0.5625 + 0.325) / sqrt(2) / 2 = 0.31378; group 1 (std 0.22981) drops
     assert second.metrics["rlpr/std_lower"] == pytest.approx((0.5625 + 0.325) / math.sqrt(2) / 2)
     assert second.metrics["rlpr/filtered_frac"] == 0.5
     assert second.advantages[2:].tolist() == [0.0, 0.0] and second.advantages[1] > 0.7
+    assert second.keep.tolist() == [True, True, False, False]  # group 1's rows leave the loss, as officially
     # step 3, counted in generation batches whatever the optimizer step (verl's steps: one per generation batch):
     # EMA = 0.99 EMA + 0.01 * step 2's mean, the same batch's: unchanged
     third = est(batch_of(TEXTS, tiny_tokenizer, global_step=8, scores=scores))

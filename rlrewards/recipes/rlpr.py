@@ -13,8 +13,9 @@ and every difference are in ``docs/papers/rlpr.md``. Per generation batch:
    checkpoint, so a resumed run does not re-measure it on a trained policy).
 3. ``__call__``: R = 0.9 * clip(r - r_0, 0, 1) + 0.1 * format, -1 more for repetitive text; the std filter
    (``begin_step`` / ``std_filter``: EMA of the mean group std from step 6, filtering from step 11, steps counted
-   in generation batches as verl counts them) zeroes the advantages of the groups it drops (the official code drops
-   them and generates more prompts until the batch is full); GRPO advantages with the official eps 1e-6.
+   in generation batches as verl counts them) drops groups from the loss (``AdvantageOutput.keep``, their
+   advantages 0 too), as the official code does, but does not refill the batch (the official code generates more
+   prompts until it is full); GRPO advantages with the official eps 1e-6.
 """
 
 from __future__ import annotations
@@ -158,7 +159,8 @@ class RLPREstimator:
         if recorded is not None:
             self.step_means.append(recorded)
         advantages = group_advantages(reward, batch.group_size, scale="group", eps=self.eps)
-        advantages = advantages * keep.repeat_interleave(batch.group_size).to(advantages.dtype)
+        kept_rows = keep.repeat_interleave(batch.group_size)
+        advantages = advantages * kept_rows.to(advantages.dtype)
         metrics = {f"rlpr/{name}": float(value.float().mean()) for name, value in parts.items()}
         metrics.update(
             {
@@ -168,7 +170,7 @@ class RLPREstimator:
                 "rlpr/group_std_mean": recorded if recorded is not None else 0.0,
             }
         )
-        return AdvantageOutput(advantages, metrics)
+        return AdvantageOutput(advantages, metrics, keep=kept_rows)  # dropped groups leave the loss
 
     def rewards(self, batch: RolloutBatch, scores: PolicyScores) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """The final reward R (N,) and its parts, each (N,), for the metrics."""
