@@ -1,8 +1,9 @@
 """Two CPU processes (gloo) against one.
 
 Advantage hook: a prompt's group spans two processes; the estimator sees the gathered batch, each process gets its
-own rows. Training: ``grpo``, ``tempo`` and ``laser`` trained for two steps on two processes, each on half of every
-batch, end in the same advantages, losses and weights as one process on the whole batch."""
+own rows. Training: ``grpo``, ``tempo``, ``nsr`` (rows dropped from the loss) and ``laser`` trained for two steps
+on two processes, each on half of every batch, end in the same advantages, losses and weights as one process on the
+whole batch."""
 
 import json
 import os
@@ -146,6 +147,8 @@ COMMON = [
 RECIPES = {
     "grpo": COMMON,
     "tempo": COMMON,
+    # Drops the correct rows from the loss (AdvantageOutput.keep): dapo's token count is recounted over processes.
+    "nsr": COMMON,
     # Mixing and the self-reward loss from the first step, with a fixed c_ref (scores near 0.5, away from the clamp)
     # and no std threshold (an untrained model's scores barely vary within a group).
     "laser": [
@@ -237,6 +240,12 @@ def _check_recipe_is_active(recipe: str, run: dict) -> None:
         advantages, mask = record["advantages"], record["completion_mask"].bool()
         assert advantages.dim() == 2  # per token: the TD term makes some completion's tokens differ
         assert any(row[valid].unique().numel() > 1 for row, valid in zip(advantages, mask, strict=True))
+    elif recipe == "nsr":  # fixed completions 0 and 2 of each group are right: dropped, the wrong ones kept
+        for step in (0, 1):
+            record = gathered_records([run], step)
+            lengths = record["completion_mask"].sum(dim=1)
+            right = torch.arange(lengths.numel()) % FIXED_GROUP_SIZE % 2 == 0
+            assert (lengths[right] == 0).all() and (lengths[~right] > 0).all()
     elif recipe == "laser":
         assert all(e["laser/mixing_active"] == 1.0 and e["laser/mixed_frac"] > 0 for e in logs)
         assert all(e["aux/laser_self_reward/loss"] > 0 for e in logs)

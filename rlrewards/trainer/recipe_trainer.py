@@ -259,7 +259,8 @@ class RecipeTrainerCore(RecipeTrainerBase):
         ``dapo``/``cispo``/``vespo`` normaliser) was counted from it at generation. TRL's own
         ``mask_truncated_completions`` drops rows the same way. A dropped row cannot produce NaN: its completion
         positions still attend to its prompt (never empty), so its log-probs stay finite before being masked, and
-        every normaliser is clamped to >= 1, so a micro-batch whose rows are all dropped gives loss 0. The mask is
+        every normaliser is clamped to >= 1, so a micro-batch whose rows are all dropped gives loss 0 (only TRL's
+        per-row clip-ratio metric is NaN on a dropped row, and its nanmin/nanmax skip it). The mask is
         zeroed in place because an estimator deferred to the loss forward (the slot token) installs after TRL has
         taken ``inputs["completion_mask"]`` as its loss mask (the attention of that forward is then unchanged, which
         touches the dropped rows only); advantages are zeroed too, so a row adds no gradient even where the loss's
