@@ -34,7 +34,7 @@ from rlrewards.eval.generation import Engine, decodings_from_config, evaluate_sp
 from rlrewards.eval.hooks import EvaluationHook, HookSetup, select_hooks
 from rlrewards.eval.plots import reliability_diagrams
 from rlrewards.eval.trust import check_run_config
-from rlrewards.models.loading import load_pretrained
+from rlrewards.models.loading import load_pretrained, load_tokenizer
 from rlrewards.rundir import atomic_write_json, atomic_write_lines, refuse_reused_run_dir, require_writable_dir
 from rlrewards.train import CONFIG_DIR
 from rlrewards.trainer.recipe_trainer import load_recipe_state
@@ -113,11 +113,9 @@ def load_generation(cfg: DictConfig, train_cfg: DictConfig, run_dir: Path, check
             model.to("cuda")
         engine = hf_engine(model, tokenizer)
     else:
-        from transformers import AutoTokenizer
-
         from rlrewards.eval.vllm_engine import vllm_engine
 
-        tokenizer = AutoTokenizer.from_pretrained(checkpoint)
+        tokenizer = load_tokenizer(checkpoint)
         engine = vllm_engine(checkpoint, tokenizer, seed=int(cfg.seed))
     cache = None
     if cfg.get("cache_dir"):

@@ -60,6 +60,10 @@ def test_pretrained_source_loads_a_local_checkpoint_with_the_real_layout(tmp_pat
     )
     assert policy.model.config.model_type == "qwen2"
     assert policy.tokenizer.padding_side == "left"
+    text = "8*2=16\n\n<answer> 16 </answer>"  # reloaded as saved: spaces and newlines are tokens, not dropped
+    assert policy.tokenizer(text, add_special_tokens=False)["input_ids"] == tiny_tokenizer(
+        text, add_special_tokens=False
+    )["input_ids"]
     for p, q in zip(policy.model.parameters(), tiny_model.parameters()):
         assert torch.equal(p, q)
 

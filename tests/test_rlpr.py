@@ -192,6 +192,9 @@ def test_splice_reference_keeps_reasoning_and_the_answers_leading_whitespace():
     assert head + "7" + tail == "<think>abc</think> so <answer>\n 7 </answer>"
     # no leading whitespace: one space is inserted; a missing </answer> is still spliced
     assert splice_reference("<think>a</think><answer>42", "7")[:2] == ("<think>a</think><answer> ", " </answer>")
+    # default_space "" (a character-level model): nothing is inserted; a generated leading whitespace is kept
+    assert splice_reference("12\n\n<answer>42</answer>", "7", "R1_nothink", "")[0] == "12\n\n<answer>"
+    assert splice_reference("<answer> 42</answer>", "7", "R1_nothink", "")[0] == "<answer> "
 
 
 @pytest.mark.parametrize(

@@ -167,6 +167,24 @@ def test_initial_scoring_builds_the_no_reasoning_sequences_once(tiny_tokenizer):
     assert est.initial_scoring([[3, 10]], [{"answer": "7"}], tiny_tokenizer) is None
 
 
+def test_answer_space_sets_what_goes_between_the_answer_tag_and_the_reference(tiny_tokenizer):
+    texts = ["1+1=2\n\n<answer>2</answer>"] * 4
+    official = estimator().policy_scoring(batch_of(texts, tiny_tokenizer))
+    tight = estimator(answer_space="").policy_scoring(batch_of(texts, tiny_tokenizer))
+    assert len(official.input_ids[0]) == len(tight.input_ids[0]) + 1  # the inserted " " is one character token
+    decoded = tiny_tokenizer.decode(tight.input_ids[0][len(PROMPTS[0]) :], skip_special_tokens=False)
+    assert decoded.startswith("1+1=2\n\n<answer>42")  # the reasoning's newlines survive the tokenizer
+
+
+def test_initial_scoring_can_score_the_reference_in_the_model_s_own_no_reasoning_form(tiny_tokenizer):
+    est = ADVANTAGE_ESTIMATORS.get("rlpr")(base_prefix="<answer>")
+    request = est.initial_scoring([[3, 10]], [{"answer": "7"}], tiny_tokenizer)
+    body, target = span_tokens(tiny_tokenizer, "<answer>", "7", " ")  # prompt + "<answer>" + y* + " " + EOS
+    assert request.input_ids[0] == [3, 10, *body, tiny_tokenizer.eos_token_id]
+    assert request.targets[0] == [False, False, *target, False]
+    assert sum(target) >= 1 and body != span_tokens(tiny_tokenizer, " ", "7", " ")[0]
+
+
 def test_training_scores_the_spliced_sequences_with_the_policy(tiny_model, tiny_tokenizer, tmp_path):
     from trainer_helpers import digit_fraction, grpo_args, small_dataset
 

@@ -274,7 +274,9 @@ def format_reward(completion: str, mode: str = "R1") -> float:
     return 1.0 if FORMAT_PATTERNS[mode].fullmatch(completion) else 0.0
 
 
-def splice_reference(completion: str, reference: str, mode: str = "R1") -> tuple[str, str, bool]:
+def splice_reference(
+    completion: str, reference: str, mode: str = "R1", default_space: str = " "
+) -> tuple[str, str, bool]:
     """Replace the completion's answer by the reference: ``(head, tail, valid)``; the text to score is
     ``prompt + head + reference + tail`` (then EOS), and the reference's tokens are those overlapping the characters
     ``[len(prompt + head), len(prompt + head + reference))`` (``token_span_mask``).
@@ -282,7 +284,8 @@ def splice_reference(completion: str, reference: str, mode: str = "R1") -> tuple
     ``valid`` is False (the official r is then 0, no forward pass needed) unless the completion has exactly one
     ``<answer>`` (and, for ``R1``, one ``<think>`` and one ``</think>``, in that order). The official code also
     refuses a blank answer, but it appends EOS to the text first, so that check never fires; nor does it here.
-    ``head`` ends with the generated answer's leading whitespace (one space if none), ``tail`` is `` </answer>``.
+    ``head`` ends with the generated answer's leading whitespace (one space if none: ``default_space``, the official
+    " "), ``tail`` is `` </answer>``.
     """
     if mode not in FORMAT_TAGS:
         raise ValueError(f"Unknown format mode '{mode}'. Known: {', '.join(FORMAT_TAGS)}")
@@ -293,7 +296,7 @@ def splice_reference(completion: str, reference: str, mode: str = "R1") -> tuple
     if not valid:
         return "", "", False
     answer = completion.split("<answer>")[1]
-    leading = answer[: len(answer) - len(answer.lstrip(WHITESPACE))] or " "
+    leading = answer[: len(answer) - len(answer.lstrip(WHITESPACE))] or default_space
     head = completion[: completion.rfind("<answer>")] + "<answer>" + leading
     return head, " </answer>", True
 

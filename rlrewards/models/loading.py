@@ -15,14 +15,16 @@ The tokenizer saved with the checkpoints carries the replaced template, so their
 
 from __future__ import annotations
 
+import json
 import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import torch
 from omegaconf import DictConfig, OmegaConf
-from transformers import AutoModelForCausalLM, AutoTokenizer
+from transformers import AutoModelForCausalLM, AutoTokenizer, PreTrainedTokenizerFast
 
 from rlrewards.config import ConfigError
 from rlrewards.models.tiny import build_tiny_model, build_tiny_tokenizer
@@ -57,6 +59,22 @@ def _as_dict(cfg: DictConfig | Mapping | None) -> dict[str, Any]:
     return OmegaConf.to_container(cfg, resolve=True) if isinstance(cfg, DictConfig) else dict(cfg)
 
 
+# tokenizer classes that mean "the tokenizer.json pipeline as saved" (transformers 5 writes TokenizersBackend)
+_PLAIN_TOKENIZER_CLASSES = ("TokenizersBackend", "PreTrainedTokenizerFast")
+
+
+def load_tokenizer(name_or_path: str, **kwargs):
+    """``AutoTokenizer.from_pretrained``, except for a local directory whose tokenizer was saved as a plain
+    ``tokenizers`` pipeline (the tiny model's, its warm start's and trained checkpoints): AutoTokenizer (transformers
+    5) picks the class from the model's type (``Qwen2Tokenizer`` for the tiny Qwen2 model), which replaces the saved
+    character-level pre-tokenizer and drops spaces and newlines when encoding text ("16\n\n<answer>" became
+    "16<answer>"). Such a directory is loaded as saved."""
+    config = Path(name_or_path) / "tokenizer_config.json"
+    if config.is_file() and json.loads(config.read_text()).get("tokenizer_class") in _PLAIN_TOKENIZER_CLASSES:
+        return PreTrainedTokenizerFast.from_pretrained(name_or_path, **kwargs)
+    return AutoTokenizer.from_pretrained(name_or_path, **kwargs)
+
+
 def load_pretrained(
     name_or_path: str,
     revision: str | None = None,
@@ -67,7 +85,7 @@ def load_pretrained(
 ):
     if dtype not in _DTYPES:
         raise ValueError(f"model.dtype={dtype!r}. Known: {', '.join(_DTYPES)}")
-    tokenizer = AutoTokenizer.from_pretrained(name_or_path, revision=revision, trust_remote_code=trust_remote_code)
+    tokenizer = load_tokenizer(name_or_path, revision=revision, trust_remote_code=trust_remote_code)
     tokenizer.padding_side = padding_side
     if tokenizer.pad_token is None:
         tokenizer.pad_token = tokenizer.eos_token
@@ -123,7 +141,7 @@ def load_policy(model_cfg: DictConfig | Mapping, task, cache_dir: str, seed: int
     key = warm_start_key(base_spec, task_spec=_task_spec(task), sft=warm, seed=seed)
     path = cached_warm_start(build, tokenizer, train, key, cache_dir, warm, seed)
     model = AutoModelForCausalLM.from_pretrained(path)
-    tokenizer = AutoTokenizer.from_pretrained(path)
+    tokenizer = load_tokenizer(str(path))
     tokenizer.padding_side = "left"
     if template is not None:
         tokenizer.chat_template = template

@@ -9,7 +9,7 @@ and every difference are in ``docs/papers/rlpr.md``. Per generation batch:
    A completion without the answer span, or a spliced sequence over ``max_length`` tokens, is not scored: r = 0,
    as the official code scores it, counted in ``rlpr/unscorable_frac``.
 2. ``initial_scoring``: once, before the first step, r_0 for every (prompt, reference) of the training set from
-   prompt + " " + reference + " " + EOS under the initial policy, cached in the estimator's state (saved with every
+   prompt + " " + reference + " " + EOS (``base_prefix`` replaces the first " ") under the initial policy, cached in the estimator's state (saved with every
    checkpoint, so a resumed run does not re-measure it on a trained policy).
 3. ``__call__``: R = 0.9 * clip(r - r_0, 0, 1) + 0.1 * format, -1 more for repetitive text; the std filter
    (``begin_step`` / ``std_filter``: EMA of the mean group std from step 6, filtering from step 11, steps counted
@@ -87,6 +87,8 @@ class RLPREstimator:
         eps: float = OFFICIAL_EPS,
         max_length: int | None = None,
         answer_field: str = "answer",
+        base_prefix: str = " ",
+        answer_space: str = " ",
     ):
         format_reward("", format_mode)  # an unknown mode fails here
         self.format_mode, self.format_coefficient = format_mode, float(format_coefficient)
@@ -99,6 +101,12 @@ class RLPREstimator:
         }
         self.std_upper, self.eps = float(std_upper), float(eps)
         self.max_length, self.answer_field = max_length, answer_field
+        # r_0's text between the prompt and y*: the official " " (prompt + " " + y* + " " + EOS); a model whose
+        # no-reasoning answer has its own form (the demo's "<answer>y*</answer>") can be scored in that form
+        self.base_prefix = str(base_prefix)
+        # the whitespace put between <answer> and y* when the completion has none: the official " " (a BPE model
+        # reads " 42" as a word); a character-level model that never saw "<answer> 42" can be given ""
+        self.answer_space = str(answer_space)
         self.base: dict[str, float] = {}  # r_0 per base_key
         self._pending: list[str] = []
         self.filter_state = StdFilterState()
@@ -112,7 +120,7 @@ class RLPREstimator:
         input_ids, targets = [], []
         for i, prompt in enumerate(_prompts(batch)):
             reference = self._reference(batch, i)
-            head, tail, valid = splice_reference(_text(batch, i), reference, self.format_mode)
+            head, tail, valid = splice_reference(_text(batch, i), reference, self.format_mode, self.answer_space)
             ids, target = span_tokens(tokenizer, head, reference, tail) if valid else ([], [])
             ids, target = prompt + ids + eos, [False] * len(prompt) + target + [False] * len(eos)
             if not valid or (self.max_length is not None and len(ids) > self.max_length):
@@ -133,7 +141,7 @@ class RLPREstimator:
             if key in self.base or key in pending:
                 continue
             pending.add(key)
-            ids, target = span_tokens(tokenizer, " ", reference, " ")
+            ids, target = span_tokens(tokenizer, self.base_prefix, reference, " ")
             eos = _eos(tokenizer)
             request.input_ids.append(list(prompt) + ids + eos)
             request.targets.append([False] * len(prompt) + target + [False] * len(eos))
