@@ -172,3 +172,24 @@ def test_validation_accepts_top_k_off_or_positive(top_k):
     validate_decoding(OmegaConf.create({**QWEN3, "top_k": top_k}), "dec")
     validate_decoding(OmegaConf.create({"num_samples": 1, "temperature": 0.0, "top_k": 0}), "greedy")  # 0: off
 
+
+def test_rlrewards_eval_checks_every_decoding_of_its_suite_before_any_model_loads():
+    from rlrewards.evaluate import validate_eval_decodings
+
+    bad = compose_eval_suite("nsr_qwen3", ["benchmarks.aime25.decodings.sampled.top_k=-3"])
+    with pytest.raises(ConfigError, match=r"^benchmarks.aime25.decodings.sampled.top_k=-3 must be >= 1"):
+        validate_eval_decodings(bad)
+    top_level = compose_eval_suite("nsr_qwen3", ["+decodings.greedy.top_k=5"])
+    with pytest.raises(ConfigError, match=r"^decodings.greedy.top_k=5 with temperature=0.0"):
+        validate_eval_decodings(top_level)
+
+
+def test_suite_nsr_qwen3_samples_nsr_s_benchmarks_as_the_paper_s_qwen3_evaluation():
+    """§3: 64 samples at T = 0.7, top_p 0.8, top_k 20 on the benchmarks suite=nsr evaluates, 4096 new tokens and
+    the run's prompt as suite=nsr."""
+    cfg, nsr = compose_eval_suite("nsr_qwen3"), compose_eval_suite("nsr")
+    assert set(cfg.benchmarks) == set(nsr.benchmarks) and len(cfg.benchmarks) == 3
+    assert (cfg.max_new_tokens, cfg.use_run_prompt) == (nsr.max_new_tokens, nsr.use_run_prompt) == (4096, True)
+    for spec in cfg.benchmarks.values():
+        [decoding] = decodings_from_config(spec.decodings, cfg.max_new_tokens, cfg.batch_size)
+        assert decoding == DecodingConfig("sampled", 64, 0.7, 0.8, 4096, cfg.batch_size, top_k=20)
