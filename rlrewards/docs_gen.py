@@ -214,7 +214,9 @@ def render_papers(conf: Path) -> str:
     rows = []
     for path in sorted((conf.parent / "results" / "papers").glob("*.yaml")):
         data = OmegaConf.load(path)
-        suite = f"`suite={path.stem}`" if (conf / "suite" / f"{path.stem}.yaml").exists() else "-"
+        suites = [path.stem] if (conf / "suite" / f"{path.stem}.yaml").exists() else []
+        suites += sorted({str(row["suite"]) for row in data.get("reproduce") or [] if row.get("suite")} - set(suites))
+        suite = ", ".join(f"`suite={name}`" for name in suites) or "-"
         title = first_sentence(str(data.get("paper", "")))
         rows.append([f"`{path.stem}`", title, str(len(data.get("reproduce") or [])), suite])
     return table(["`PAPER=`", "paper", "rows to reproduce", "evaluation"], rows)

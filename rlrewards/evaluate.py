@@ -38,6 +38,7 @@ from rlrewards.models.loading import load_pretrained, load_tokenizer
 from rlrewards.rundir import atomic_write_json, atomic_write_lines, refuse_reused_run_dir, require_writable_dir
 from rlrewards.train import CONFIG_DIR
 from rlrewards.trainer.recipe_trainer import load_recipe_state
+from rlrewards.validation.settings import validate_decoding
 
 BACKENDS = ("hf", "vllm")
 
@@ -68,6 +69,7 @@ def evaluate_run(cfg: DictConfig) -> dict[str, Any]:
     if backend == "vllm":
         require_vllm()
     benchmarks = benchmark_tasks(cfg, train_cfg)  # fail on a bad benchmark before loading any model
+    validate_eval_decodings(cfg)
     out = Path(cfg.paths.output_dir)
     check_output_places(cfg, out)
     generation = load_generation(cfg, train_cfg, run_dir, checkpoint, backend)
@@ -84,6 +86,17 @@ def evaluate_run(cfg: DictConfig) -> dict[str, Any]:
     print_benchmark_table(results)
     print(write_pass_at_k(results, out), end="")
     return results
+
+
+def validate_eval_decodings(cfg: DictConfig) -> None:
+    """Every decoding of this evaluation, the top-level ones and each benchmark's, checked as the training run's
+    ``evaluation.decodings`` are (``validate_decoding``: a bad value is a ConfigError naming its key), before any
+    model loads."""
+    for name, entry in (cfg.get("decodings") or {}).items():
+        validate_decoding(entry, f"decodings.{name}")
+    for bench, spec in (cfg.get("benchmarks") or {}).items():
+        for name, entry in ((spec or {}).get("decodings") or {}).items():
+            validate_decoding(entry, f"benchmarks.{bench}.decodings.{name}")
 
 
 def check_output_places(cfg: DictConfig, out: Path) -> None:

@@ -29,6 +29,12 @@ CHEAP_REFUSALS = [
         r"^evaluation.decodings.sampled.temperature=0.0 with num_samples=4: greedy decoding repeats one completion",
     ),
     (["evaluation.decodings.greedy.temperature=-1"], r"^evaluation.decodings.greedy.temperature=-1.0 must be >= 0"),
+    (
+        ["+evaluation.decodings.sampled.top_k=-1"],
+        r"^evaluation.decodings.sampled.top_k=-1 must be >= 1 \(null or 0: off\)$",
+    ),
+    (["+evaluation.decodings.sampled.top_k=2.5"], r"^evaluation.decodings.sampled.top_k=2.5 must be an integer >= 1"),
+    (["+evaluation.decodings.greedy.top_k=20"], r"^evaluation.decodings.greedy.top_k=20 with temperature=0.0: greedy"),
     (["recipe=laser", "recipe.slot_token=''"], r"^recipe.slot_token='' must be a token string, not empty or blank$"),
     (["recipe=laser", "recipe.slot_token=-1"], r"^recipe.slot_token=-1 must be a non-negative token id$"),
     (["recipe=laser", "recipe.slot_token=1.5"], r"^recipe.slot_token=1.5 must be a token string or a non-negative"),
@@ -75,6 +81,8 @@ def test_a_local_path_that_is_a_file_is_refused(tmp_path):
         ["model=qwen2.5-0.5b"],  # a hub id: offline use is the hub's business
         ["model=qwen2.5-0.5b", "model.name_or_path=gpt2"],
         ["evaluation.limit=null"],
+        ["+evaluation.decodings.sampled.top_k=20"],
+        ["+evaluation.decodings.greedy.top_k=0"],  # 0: off, as greedy needs
         ["evaluation.decodings.sampled.num_samples=1", "evaluation.decodings.sampled.temperature=0.0"],
         ["recipe=pure", "task=arith_levels"],
         ["experiment=pure/qwen2.5-math-7b_prm"],  # the hub PRM replaces the rule PRM, and its task restriction

@@ -11,7 +11,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf, open_dict
 
 from rlrewards.config import validate_config
-from rlrewards.reporting.paper import load_paper
+from rlrewards.reporting.paper import load_paper, suite_paper
 
 GROUPS = ["recipe", "model", "task", "trainer", "logger", "deepspeed", "paths", "debug"]
 
@@ -128,16 +128,19 @@ def compared_benchmarks(node) -> set[str]:
 
 @pytest.mark.parametrize("suite", suites())
 def test_every_eval_suite_composes_and_builds_its_benchmark_tasks(suite):
-    from rlrewards.evaluate import benchmark_tasks
+    from rlrewards.evaluate import benchmark_tasks, validate_eval_decodings
 
     GlobalHydra.instance().clear()
     with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
         cfg = compose(config_name="eval", overrides=["run_dir=unused", f"suite={suite}"])
-    train_cfg = compose_train([f"recipe={suite}", "recipe.answer_format=boxed"])
+    paper = suite_paper(suite)  # the suite's own paper, or the one whose reproduce rows name it (nsr_qwen3: nsr)
+    assert paper is not None, f"conf/suite/{suite}.yaml: no results/papers/ file is named so or names it in a row"
+    train_cfg = compose_train([f"recipe={paper}", "recipe.answer_format=boxed"])
     OmegaConf.resolve(train_cfg)
     tasks = benchmark_tasks(cfg, train_cfg)
+    validate_eval_decodings(cfg)  # every decoding as rlrewards-eval checks it before any model loads
     # the suite evaluates exactly the benchmarks its paper's reference tables are compared on (results/papers/)
-    assert set(tasks) == set(cfg.benchmarks) == compared_benchmarks(load_paper(suite)["compare"])
+    assert set(tasks) == set(cfg.benchmarks) == compared_benchmarks(load_paper(paper)["compare"])
     for name, (spec, task) in tasks.items():
         own_format = (spec.get("task_overrides") or {}).get("answer_format")  # suite=tempo grades MC sets by <answer>
         assert task.name == name and task.answer_format == (own_format or "boxed")

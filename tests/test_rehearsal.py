@@ -16,6 +16,7 @@ from rlrewards.rehearsal.plan import (
     suite_of,
     train_overrides,
 )
+from rlrewards.reporting.paper import row_suites
 
 CONF = Path(__file__).resolve().parent.parent / "conf"
 
@@ -37,6 +38,9 @@ def test_one_representative_per_recipe_folder_is_a_paper_experiment():
 def test_suite_is_the_recipe_folder_s_when_there_is_one():
     assert suite_of("laser/orz-7b") == "laser" and suite_of("pure/qwen2.5-7b_prm") == "pure"
     assert suite_of("grpo/math_qwen3-1.7b") is None
+    # a paper's reproduce row may name its own suite (results/papers/): the NSR paper's Qwen3-4B rows, top_k 20
+    assert suite_of("nsr/qwen3-4b_nsr") == "nsr_qwen3" and suite_of("nsr/qwen2.5-math-7b_nsr") == "nsr"
+    assert all(suite_of(experiment) == suite for experiment, (_, suite) in row_suites().items())
 
 
 def test_train_sizes_keep_the_recipe_and_switch_warmups_on_at_step_one():

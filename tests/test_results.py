@@ -45,7 +45,14 @@ def test_reproduce_entries_name_real_rows_and_experiments(path: Path):
         assert (entry["table"], entry["model"], entry["method"]) in rows, entry
         for experiment in entry["experiments"]:
             assert (REPO_ROOT / "conf" / "experiment" / f"{experiment}.yaml").exists(), experiment
+        if entry.get("suite"):  # the row's own evaluation suite
+            assert (REPO_ROOT / "conf" / "suite" / f"{entry['suite']}.yaml").exists(), entry
     lines = reproduce.commands(path.stem)
+    # each experiment's eval command: the row's own suite where it names one, else the paper's (conf/suite/<paper>)
+    paper_suite = path.stem if (REPO_ROOT / "conf" / "suite" / f"{path.stem}.yaml").exists() else None
+    expected = [entry.get("suite") or paper_suite for entry in entries for _ in entry["experiments"]]
+    evals = [line for line in lines if line.startswith("rlrewards-eval")]
+    assert [line.split(" suite=")[1] if " suite=" in line else None for line in evals] == expected
     launches = [line for line in lines if line.startswith(("rlrewards-train", "rlrewards-launch"))]
     assert len(launches) == sum(len(e["experiments"]) for e in entries)
     for line in launches:

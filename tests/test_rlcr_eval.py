@@ -261,9 +261,9 @@ def test_vllm_backend_probes_and_scores_the_self_reward_on_the_engine_without_an
     kinds = [(kwargs.get("max_tokens"), kwargs.get("prompt_logprobs")) for _, kwargs in vllm.requests]
     assert kinds == [(6, None), (50, None), (20, None), (1, 1)]  # sample, answer probe, confidence probe, self-reward
     assert vllm.requests[1][1] == {"n": 1, "temperature": 0.0, "max_tokens": 50}
-    from transformers import AutoTokenizer
+    from rlrewards.models.loading import load_tokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(run / "model")
+    tokenizer = load_tokenizer(str(run / "model"))  # as saved (AutoTokenizer would drop the probe's spaces)
     slot = tokenizer.convert_tokens_to_ids("<|reserved_0|>")
     scored = vllm.requests[3][0]
     assert all(ids[-2:] == [tokenizer.eos_token_id, slot] for ids in scored)

@@ -53,9 +53,10 @@ def prompt_keys(texts: Sequence[str]) -> list[str]:
 @dataclass(frozen=True)
 class SampleCache:
     """Finished samples on disk, append-only JSONL: one file per (checkpoint identity, decoding name, num_samples,
-    temperature, top_p, max_new_tokens, seed, backend), one line ``{"key", "samples"}`` per prompt, keyed by the
-    exact chat-templated prompt text (``prompt_keys``). A line that does not parse (a write cut short) is skipped.
-    ``batch_size`` is not part of the key: it changes which random numbers a sample used, not what it is."""
+    temperature, top_p, max_new_tokens, top_k when set, seed, backend), one line ``{"key", "samples"}`` per prompt,
+    keyed by the exact chat-templated prompt text (``prompt_keys``). A line that does not parse (a write cut short)
+    is skipped. ``batch_size`` is not part of the key: it changes which random numbers a sample used, not what it
+    is. ``top_k`` off (None) leaves the key as it was before decodings had a top_k, so earlier caches still match."""
 
     directory: Path
     checkpoint: dict[str, Any]
@@ -63,6 +64,8 @@ class SampleCache:
 
     def context(self, decoding: DecodingConfig, seed: int) -> dict[str, Any]:
         determining = {k: v for k, v in asdict(decoding).items() if k != "batch_size"}
+        if not determining.get("top_k"):  # off: the key of a decoding without top_k, unchanged
+            determining.pop("top_k", None)
         return {"checkpoint": self.checkpoint, "decoding": determining, "seed": int(seed), "backend": self.backend}
 
     def path(self, decoding: DecodingConfig, seed: int) -> Path:

@@ -56,10 +56,14 @@ class DecodingConfig:
     top_p: float = 1.0
     max_new_tokens: int = 64
     batch_size: int = 128  # sequences per generate call: batch_size // num_samples prompts
+    # sample among the k most likely tokens only; None: off (every token), as TRL samples in training. 0 in a config
+    # also means off and becomes None here, so an "off" decoding has one cache key (rlrewards.eval.cache)
+    top_k: int | None = None
 
 
 def decodings_from_config(spec, max_new_tokens: int, batch_size: int) -> list[DecodingConfig]:
-    """``{name: {num_samples, temperature, top_p}}`` from config -> decoding configs sharing length and batch limits."""
+    """``{name: {num_samples, temperature, top_p, top_k}}`` from config -> decoding configs sharing length and batch
+    limits; ``top_k`` absent, null or 0 is off (None)."""
     return [
         DecodingConfig(
             name=str(name),
@@ -68,6 +72,7 @@ def decodings_from_config(spec, max_new_tokens: int, batch_size: int) -> list[De
             top_p=float(entry.get("top_p", 1.0)),
             max_new_tokens=int(max_new_tokens),
             batch_size=int(batch_size),
+            top_k=int(entry["top_k"]) if entry.get("top_k") else None,
         )
         for name, entry in spec.items()
     ]
@@ -144,7 +149,8 @@ def hf_sample_batches(
             do_sample=sample,
             temperature=decoding.temperature if sample else None,
             top_p=decoding.top_p if sample else None,
-            top_k=0,  # pure sampling at the given temperature, as TRL samples during training
+            # off (0) unless the decoding sets it: pure sampling at the given temperature, as TRL samples in training
+            top_k=(decoding.top_k or 0) if sample else 0,
         ):
             yield [decoded[i : i + n] for i in range(0, len(decoded), n)]
     finally:

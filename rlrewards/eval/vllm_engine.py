@@ -19,8 +19,10 @@ def _requests(tokenizer, texts: Sequence[str]) -> list[dict]:
 def vllm_engine(checkpoint: str, tokenizer, seed: int) -> Engine:
     """``LLM(model=checkpoint, seed=seed)`` as an ``Engine``. Raises ImportError without vllm.
 
-    - sampling: ``SamplingParams(n, temperature, top_p, max_tokens, seed)``; the request seed makes a prompt's
-      samples independent of its batch. Chunks of ``batch_size // num_samples`` prompts per call keep the cache
+    - sampling: ``SamplingParams(n, temperature, top_p, max_tokens, seed)``, plus ``top_k`` when the decoding sets
+      one; without it vLLM's own default applies, which is off in every version (-1 in older releases, 0 in newer
+      ones, both meaning every token), so no version-specific "off" value is passed. The request seed makes a
+      prompt's samples independent of its batch. Chunks of ``batch_size // num_samples`` prompts per call keep the cache
       writes per batch: raise ``batch_size`` for throughput.
     - probes: greedy (temperature 0), one reply per prefix, all prefixes in one call.
     - next-token log-probability (LaSeR): the sequence with the token appended, ``max_tokens=1`` and
@@ -40,6 +42,7 @@ def vllm_engine(checkpoint: str, tokenizer, seed: int) -> Engine:
             top_p=decoding.top_p,
             max_tokens=decoding.max_new_tokens,
             seed=seed,
+            **({"top_k": decoding.top_k} if decoding.top_k else {}),
         )
         step = prompts_per_batch(decoding)
         for start in range(0, len(texts), step):

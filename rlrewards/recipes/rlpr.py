@@ -9,8 +9,9 @@ and every difference are in ``docs/papers/rlpr.md``. Per generation batch:
    A completion without the answer span, or a spliced sequence over ``max_length`` tokens, is not scored: r = 0,
    as the official code scores it, counted in ``rlpr/unscorable_frac``.
 2. ``initial_scoring``: once, before the first step, r_0 for every (prompt, reference) of the training set from
-   prompt + " " + reference + " " + EOS (``base_prefix`` replaces the first " ") under the initial policy, cached in the estimator's state (saved with every
-   checkpoint, so a resumed run does not re-measure it on a trained policy).
+   prompt + " " + reference + " " + EOS (``base_prefix`` replaces the first " ") under the initial policy, cached in
+   the estimator's state (saved with every checkpoint, so a resumed run does not re-measure it on a trained
+   policy).
 3. ``__call__``: R = 0.9 * clip(r - r_0, 0, 1) + 0.1 * format, -1 more for repetitive text; the std filter
    (``begin_step`` / ``std_filter``: EMA of the mean group std from step 6, filtering from step 11, steps counted
    in generation batches as verl counts them) drops groups from the loss (``AdvantageOutput.keep``, their

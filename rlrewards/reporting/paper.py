@@ -27,6 +27,7 @@ import yaml
 from rlrewards.reporting.runs import Run
 
 PAPERS_DIR = Path(__file__).resolve().parents[2] / "results" / "papers"
+SUITES_DIR = Path(__file__).resolve().parents[2] / "conf" / "suite"
 
 
 @dataclass
@@ -52,6 +53,31 @@ def load_paper(name: str, papers_dir: Path = PAPERS_DIR) -> dict[str, Any]:
         known = ", ".join(sorted(p.stem for p in papers_dir.glob("*.yaml")))
         raise SystemExit(f"--paper {name}: no {path}; known: {known}")
     return yaml.safe_load(path.read_text())
+
+
+def row_suite(paper_name: str, entry: dict[str, Any], suites_dir: Path = SUITES_DIR) -> str | None:
+    """The evaluation suite of one ``reproduce`` row: the row's own ``suite`` where it names one (the NSR paper's
+    Qwen3-4B rows: ``nsr_qwen3``, their other decoding), else the paper's ``conf/suite/<paper>.yaml`` if it exists."""
+    if entry.get("suite"):
+        return str(entry["suite"])
+    return paper_name if (suites_dir / f"{paper_name}.yaml").exists() else None
+
+
+def row_suites(papers_dir: Path = PAPERS_DIR) -> dict[str, tuple[str, str]]:
+    """Experiment -> (paper, suite) for every experiment a ``reproduce`` row names its own ``suite`` for."""
+    found = {}
+    for path in sorted(papers_dir.glob("*.yaml")):
+        for entry in yaml.safe_load(path.read_text()).get("reproduce") or []:
+            if entry.get("suite"):
+                found.update({experiment: (path.stem, str(entry["suite"])) for experiment in entry["experiments"]})
+    return found
+
+
+def suite_paper(suite: str, papers_dir: Path = PAPERS_DIR) -> str | None:
+    """The paper a suite evaluates for: the paper of the same name, else the one whose rows name it (None: neither)."""
+    if (papers_dir / f"{suite}.yaml").exists():
+        return suite
+    return next((paper for paper, named in row_suites(papers_dir).values() if named == suite), None)
 
 
 def compare(paper: dict[str, Any], runs: list[Run]) -> list[Cell]:

@@ -7,6 +7,7 @@ experiment to read ``resources``: the GPU count of the paper's runs. The run its
 from the paper's completions per optimizer step and its number of processes (rlrewards/plan.py); the comment above
 each command shows that derivation for the paper's GPU count. Runs on one GPU use ``rlrewards-train``; larger
 ones ``rlrewards-launch`` (``accelerate launch``) with that many processes and the ZeRO-2 config. Evaluation uses
+the row's ``suite`` where the paper file names one for it (the NSR paper's Qwen3-4B rows: ``suite=nsr_qwen3``), else
 the paper's suite (``conf/suite/<paper>.yaml``) when there is one, else the run's own task. Runs nothing.
 """
 
@@ -23,6 +24,7 @@ from hydra.core.global_hydra import GlobalHydra
 from rlrewards.config import ConfigError
 from rlrewards.context import check_context
 from rlrewards.plan import apply_paper_batch, build_plan
+from rlrewards.reporting.paper import row_suite
 
 ROOT = Path(__file__).resolve().parents[2]
 CONF = ROOT / "conf"
@@ -68,9 +70,9 @@ def commands(paper: str, seed: int = 0) -> list[str]:
         known = sorted(p.stem for p in path.parent.glob("*.yaml"))
         raise SystemExit(f"no reference tables for {paper!r}; known: {', '.join(known)}")
     data = yaml.safe_load(path.read_text())
-    suite = f" suite={paper}" if (CONF / "suite" / f"{paper}.yaml").exists() else ""
     lines = [f"# {data['paper']}"]
     for row in data.get("reproduce", []):
+        suite = f" suite={name}" if (name := row_suite(paper, row)) else ""
         lines.append(f"\n# {row['table']}: {row['model']} {row['method']}")
         for experiment in row["experiments"]:
             gpus, plan = experiment_plan(experiment)

@@ -60,10 +60,11 @@ def validate_evaluation(evaluation: DictConfig) -> None:
 
 
 def validate_decoding(entry: DictConfig, prefix: str) -> None:
-    """One ``{num_samples, temperature, top_p}``: temperature 0 is greedy, which repeats one completion, so more than
-    one sample needs temperature > 0."""
+    """One ``{num_samples, temperature, top_p, top_k}``: temperature 0 is greedy, which repeats one completion, so
+    more than one sample needs temperature > 0. ``top_k``: absent, null or 0 is off; else an integer >= 1, and only
+    when sampling (greedy takes the most likely token, which top-k never removes)."""
     if not hasattr(entry, "get"):
-        raise ConfigError(f"{prefix}={entry!r} must be a mapping {{num_samples, temperature, top_p}}")
+        raise ConfigError(f"{prefix}={entry!r} must be a mapping {{num_samples, temperature, top_p, top_k}}")
     samples = integer(entry, "num_samples", prefix, minimum=1)
     temperature = number(entry, "temperature", prefix)
     if temperature < 0:
@@ -76,3 +77,13 @@ def validate_decoding(entry: DictConfig, prefix: str) -> None:
     top_p = number(entry, "top_p", prefix, default=1.0)
     if not 0 < top_p <= 1:
         raise ConfigError(f"{prefix}.top_p={top_p} must be in (0, 1]")
+    top_k = entry.get("top_k")
+    if isinstance(top_k, bool) or not isinstance(top_k, (int, type(None))):
+        raise ConfigError(f"{prefix}.top_k={top_k!r} must be an integer >= 1 (null or 0: off)")
+    if top_k is not None and top_k < 0:
+        raise ConfigError(f"{prefix}.top_k={top_k} must be >= 1 (null or 0: off)")
+    if top_k and temperature == 0:
+        raise ConfigError(
+            f"{prefix}.top_k={top_k} with temperature=0.0: greedy decoding takes the most likely token, which top-k "
+            "does not change; drop top_k or sample with temperature > 0"
+        )
