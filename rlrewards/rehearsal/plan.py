@@ -60,12 +60,11 @@ def representatives() -> list[str]:
 def suite_of(experiment: str) -> str | None:
     """The paper's evaluation suite, as ``make reproduce`` picks it: the suite its paper's ``reproduce`` row names
     (results/papers/, e.g. nsr_qwen3 for the NSR Qwen3-4B runs), else conf/suite/<recipe folder>.yaml if it exists."""
-    from rlrewards.reporting.paper import row_suites
+    from rlrewards.reporting.paper import row_suite, row_suites
 
     if experiment in (named := row_suites()):
         return named[experiment][1]
-    folder = experiment.split("/", 1)[0]
-    return folder if (SUITES_DIR / f"{folder}.yaml").exists() else None
+    return row_suite(experiment.split("/", 1)[0], {}, SUITES_DIR)
 
 
 def warmup_paths(node: Mapping, prefix: str = "recipe") -> list[str]:
