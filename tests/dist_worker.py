@@ -2,7 +2,8 @@
 
 ``<out dir> <estimator>``: one GRPO step with an estimator whose group spans both processes; each rank saves what
 the estimator saw and what the loss received (``ramp``: a row/position code that exposes any wrong slice;
-``laser``: LaSeR with mixing from the first step, run inside the loss forward; or a registered name).
+``laser``: LaSeR with mixing from the first step, run inside the loss forward; ``refill``: group 0 of the step's
+first batch dropped and refilled from another, 3 groups of 4 over 2 x 6 rows; or a registered name).
 
 ``<out dir> recipes <json>``: train each recipe of ``{"recipes": {name: [config overrides]}, "per_device_batch": n}``
 on fixed completions (``trainer_helpers.train_recipe_on_fixed_completions``); each rank saves ``<name>.rank<r>.pt``.
@@ -21,6 +22,7 @@ from trainer_helpers import digit_fraction, grpo_args, small_dataset, train_reci
 from rlrewards.models.tiny import RESERVED, build_tiny_model, build_tiny_tokenizer
 from rlrewards.recipes.laser import laser_estimator, laser_self_reward_loss
 from rlrewards.trainer import ADVANTAGE_ESTIMATORS, AdvantageOutput, RecipeGRPOTrainer
+from rlrewards.trainer.hooks import GroupRefill
 from rlrewards.trainer.slot_token import ROW_INDEX
 
 out_dir = Path(sys.argv[1])
@@ -43,6 +45,22 @@ def ramp_estimator(batch):
     return AdvantageOutput(advantages, extra={"row_id": rows.squeeze(1)})
 
 
+class DropFirstGroupOnce:
+    """Drops group 0 of the step's first generation batch; advantages ``1000 * attempt + row`` trace every row."""
+
+    refill = GroupRefill()
+
+    def __call__(self, batch):
+        rows = batch.completion_ids.shape[0]
+        keep = torch.ones(rows, dtype=torch.bool)
+        if batch.generation_attempt == 0:
+            keep[: batch.group_size] = False
+        attempts = seen.setdefault("attempts", [])
+        attempts.append({"ids": batch.completion_ids.cpu(), "mask": batch.completion_mask.cpu()})
+        seen.update(group_size=batch.group_size, ids=batch.completion_ids.cpu())
+        return AdvantageOutput(torch.arange(rows, dtype=torch.float) + 1000 * batch.generation_attempt, keep=keep)
+
+
 def recording(estimator):
     def estimate(batch):
         result = estimator(batch)
@@ -61,6 +79,7 @@ class RecordingTrainer(RecipeGRPOTrainer):
         seen.update(
             local_ids=output["completion_ids"].cpu(),
             local_adv=output["advantages"].cpu(),
+            local_mask=output["completion_mask"].cpu(),
             local_row_id=output["row_id"].cpu() if "row_id" in output else None,
             rank=self.accelerator.process_index,
             world=self.accelerator.num_processes,
@@ -83,15 +102,18 @@ class RecordingTrainer(RecipeGRPOTrainer):
 def advantage_hook_run():
     tokenizer = build_tiny_tokenizer()
     model = build_tiny_model(tokenizer, hidden_size=32, num_layers=2, num_heads=2, num_kv_heads=1, intermediate_size=64)
+    refill = estimator_name == "refill"
     args = grpo_args(
         out_dir / "trainer",
         max_steps=1,
-        per_device_train_batch_size=4,
-        num_generations=8,
+        per_device_train_batch_size=6 if refill else 4,
+        num_generations=4 if refill else 8,
         max_completion_length=12,
         shuffle_dataset=False,
     )
-    if estimator_name == "ramp":
+    if refill:
+        hooks = {"advantage_estimator": DropFirstGroupOnce()}
+    elif estimator_name == "ramp":
         hooks = {"advantage_estimator": ramp_estimator}
     elif estimator_name == "laser":
         mix = laser_estimator(c_ref=-4.8, reasoning_warmup=0, self_reward_warmup=0, std_threshold=0.0, tau=0.5)

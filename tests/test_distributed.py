@@ -84,6 +84,22 @@ def test_advantage_hook_gathers_across_processes_and_slices_local_rows(tmp_path)
         assert (record["ids"][rows, width:] == 0).all()  # padded with the tiny tokenizer's pad id
 
 
+def test_refilled_groups_are_gathered_and_re_split_over_the_processes(tmp_path):
+    ranks = run_two_processes(tmp_path, "refill")
+    first, second = ranks[0]["attempts"]  # both processes saw the same two gathered batches
+    assert all(torch.equal(a["ids"], b["ids"]) for a, b in zip(ranks[0]["attempts"], ranks[1]["attempts"]))
+    assert len(ranks[1]["attempts"]) == 2
+    # 3 groups of 4 over 2 x 6 rows: group 0 of the first batch is replaced by group 0 of the second; rank 0 trains
+    # rows 4-9 of the first batch, rank 1 rows 10-11 of the first and 0-3 of the second
+    assert ranks[0]["local_adv"].tolist() == [4.0, 5.0, 6.0, 7.0, 8.0, 9.0]
+    assert ranks[1]["local_adv"].tolist() == [10.0, 11.0, 1000.0, 1001.0, 1002.0, 1003.0]
+    expected = [(first, r) for r in range(4, 12)] + [(second, r) for r in range(4)]
+    trained = [(record, i) for record in ranks for i in range(6)]
+    for (batch, row), (record, i) in zip(expected, trained, strict=True):
+        tokens = batch["ids"][row][batch["mask"][row].bool()].tolist()
+        assert record["local_ids"][i][record["local_mask"][i].bool()].tolist() == tokens
+
+
 def test_tempo_on_two_processes_equals_one_process_on_the_gathered_batch(tmp_path):
     ranks = run_two_processes(tmp_path, "tempo")
     gathered = ranks[0]

@@ -71,6 +71,9 @@ class RolloutBatch:
     row_fields: list[dict[str, Any]] | None = None
     # Scores of the sequences the estimator asked for (``policy_scoring``, ``PolicyScoringMixin``), one row each.
     policy_scores: PolicyScores | None = None
+    # 0 for the training step's own generation batch; k for the k-th extra batch generated to replace the groups
+    # the estimator dropped (``GroupRefill``): per-step state (a filter's step count) advances on 0 only.
+    generation_attempt: int = 0
 
 
 @dataclass
@@ -93,6 +96,22 @@ class AdvantageOutput:
     keep: torch.Tensor | None = None  # (N,) bool: False drops the row from the loss; None keeps all
 
 
+@dataclass(frozen=True)
+class GroupRefill:
+    """Dynamic sampling (``GroupRefillMixin``): while fewer groups are kept than the generation batch holds, more
+    batches of prompts are generated and scored until it is full again, as trainers that filter prompts by their
+    groups' rewards do (RLPR's std filter, DAPO's dynamic sampling).
+
+    ``max_generation_batches``: the most generation batches per training step, the first one included (None: until
+    full, or until one pass over the training set has been drawn in this step); a step that stops short trains on
+    the kept groups with dropped ones filling the batch, out of the loss. ``cache_surplus``: the prompts of kept groups
+    past a full batch are cached and regenerated once a whole batch of them has gathered (verl's
+    ``filter_cache_regenerate``); otherwise they are discarded."""
+
+    max_generation_batches: int | None = None
+    cache_surplus: bool = True
+
+
 class AdvantageEstimator(Protocol):
     """``estimator(batch) -> AdvantageOutput``: advantages for every row of the gathered batch and, optionally,
     ``keep``, the rows to drop from the loss (``AdvantageOutput``). Optional capabilities, set as attributes of the
@@ -111,6 +130,8 @@ class AdvantageEstimator(Protocol):
       (``wants_initial_scores``): once, before the first estimator call, sequences built from the training
       dataset (its prompts tokenized as TRL tokenizes them, and its other columns), scored by the initial policy in
       chunks (RLPR's no-reasoning probability r_0).
+    - ``refill: GroupRefill | None`` (``refill_settings``): groups whose rows ``keep`` drops are replaced by groups
+      from more generation batches of the same step (``batch.generation_attempt`` > 0); needs group-wise ``keep``.
     """
 
     def __call__(self, batch: RolloutBatch) -> AdvantageOutput: ...
@@ -163,6 +184,12 @@ def wants_initial_scores(estimator: AdvantageEstimator | ScoresInitialPolicy | N
     return callable(getattr(estimator, "initial_scoring", None)) and callable(
         getattr(estimator, "set_initial_scores", None)
     )
+
+
+def refill_settings(estimator: AdvantageEstimator | None) -> GroupRefill | None:
+    """How the estimator's dropped groups are replaced; None where they are not (the batch trains smaller)."""
+    settings = getattr(estimator, "refill", None)
+    return settings if isinstance(settings, GroupRefill) else None
 
 
 def estimator_state(estimator: AdvantageEstimator | StatefulEstimator | None) -> dict[str, Any]:

@@ -6,22 +6,17 @@
     optional ``keep`` mask drops rows from the loss (their completion mask zeroed, ``_drop_rows``).
 (c) ``aux_loss`` adds ``coef * loss`` to the policy loss, reading the log-probs of the same forward pass.
 
-What an estimator may ask for besides the batch (``rlrewards.trainer.hooks``: reference log-probs, state saved with
-the model) is read through the helpers there. Estimators with ``needs_reference_logps`` (PURE's KL penalty in the
-reward) get the per-token log-probs of the sampled tokens under the generating policy and under the reference model;
-the trainer then keeps a reference model even when the loss has no KL term (``beta = 0``), built and wrapped exactly
-as TRL builds its own.
+What an estimator may ask for besides the batch (``rlrewards.trainer.hooks``) is read through the helpers there.
+With ``needs_reference_logps`` (PURE's KL in the reward) the trainer keeps a reference model even when the loss has
+no KL term, built and wrapped exactly as TRL builds its own. Installed advantages replace GRPO's in TRL's
+completions log (a per-token row as its token mean); an estimator's ``state_dict()`` is written as
+``recipe_state.json`` next to every saved model and checkpoint and loaded back on resume.
 
-The advantages an estimator installs replace GRPO's in TRL's completions log (``_logs["advantages"]``; a per-token
-row as its token mean). An estimator's ``state_dict()`` is written as ``recipe_state.json`` next to every saved model
-and checkpoint and loaded back on resume.
-
-``RecipeTrainerCore`` is used as ``rlrewards.trainer.RecipeGRPOTrainer``, which mixes in extensions that score more
-with the same model (``rlrewards/trainer/__init__.py``: sequences an estimator builds, LaSeR's slot token). An
-estimator's batch also carries each row's dataset columns (``RolloutBatch.row_fields``: the reference answer, ...).
-The extensions refine two steps of this class through the cooperative methods of ``RecipeTrainerBase``:
-``_complete_estimator_batch`` (fill in or defer the estimator's batch) and ``_aux_loss_inputs`` (what the auxiliary
-loss reads).
+``RecipeTrainerCore`` is used as ``rlrewards.trainer.RecipeGRPOTrainer``, which mixes in extensions
+(``rlrewards/trainer/__init__.py``). They refine this class through the cooperative methods of
+``RecipeTrainerBase``: ``_complete_estimator_batch`` (fill in or defer the estimator's batch),
+``_settle_generation`` (the batch that trains: the refill of dropped groups), ``_aux_loss_inputs`` (what the
+auxiliary loss reads) and ``_save_extra_state`` / ``_load_extra_state``.
 
 With neither hook set, every overridden method defers to TRL unchanged: the ``grpo`` recipe trains exactly as the
 stock trainer does (``tests/test_trainer_parity.py``). This package is the only place that touches TRL internals,
@@ -32,6 +27,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -64,8 +60,31 @@ def load_recipe_state(directory: str | os.PathLike) -> dict[str, Any]:
     return json.loads(path.read_text()) if path.exists() else {}
 
 
+@dataclass
+class ScoredGeneration:
+    """One generation batch with the estimator's result: ``output`` (TRL's, this process's rows), the gathered
+    ``batch``, this process's ``rows`` in it, the ``result``, and the dataset rows it was generated from."""
+
+    output: dict[str, Any]
+    batch: RolloutBatch
+    rows: torch.Tensor
+    result: AdvantageOutput
+    inputs: list[dict[str, Any]]
+    logged: bool = False  # its advantages are already in TRL's completions log
+
+
 class RecipeTrainerBase(GRPOTrainer):
     """The cooperative steps extensions refine (each calls ``super()`` for the rest); the defaults do nothing."""
+
+    def _settle_generation(self, first: ScoredGeneration) -> ScoredGeneration:
+        """The generation batch that trains, given the step's first one (the refill replaces dropped groups)."""
+        return first
+
+    def _save_extra_state(self, directory: Path) -> None:
+        """Write an extension's state next to a saved model or checkpoint."""
+
+    def _load_extra_state(self, directory: Path) -> None:
+        """Read it back on resume."""
 
     def _complete_estimator_batch(self, output: dict[str, Any], batch: RolloutBatch, rows: torch.Tensor) -> bool:
         """Add what the estimator asks for to ``batch`` before it runs on the generation batch ``output``. False:
@@ -129,6 +148,8 @@ class RecipeTrainerCore(RecipeTrainerBase):
             directory = Path(output_dir or self.args.output_dir)
             directory.mkdir(parents=True, exist_ok=True)
             (directory / RECIPE_STATE_FILE).write_text(json.dumps(state))
+        if self.args.should_save:
+            self._save_extra_state(Path(output_dir or self.args.output_dir))
 
     def train(self, resume_from_checkpoint=None, *args, **kwargs):
         checkpoint = resume_from_checkpoint
@@ -136,6 +157,8 @@ class RecipeTrainerCore(RecipeTrainerBase):
             checkpoint = get_last_checkpoint(self.args.output_dir)
         if isinstance(checkpoint, str | os.PathLike) and loads_state(self.advantage_estimator):
             self.advantage_estimator.load_state_dict(load_recipe_state(checkpoint))
+        if isinstance(checkpoint, str | os.PathLike):
+            self._load_extra_state(Path(checkpoint))
         return super().train(resume_from_checkpoint, *args, **kwargs)
 
     # --- (b) advantage estimator -------------------------------------------------------------------------------
@@ -152,18 +175,33 @@ class RecipeTrainerCore(RecipeTrainerBase):
         output = super()._generate_and_score_completions(inputs)
         if self.advantage_estimator is None or not self.model.training:
             return output
+        scored = self._estimate(output, inputs)
+        if scored is None:
+            return output  # deferred to the loss forward
+        settled = self._settle_generation(scored)
+        self._install_advantages(settled.output, settled.result, settled.batch, settled.rows, log=not settled.logged)
+        return settled.output
+
+    def _generate_more(self, inputs: list[dict[str, Any]], attempt: int) -> ScoredGeneration:
+        """Another generation batch of the same training step, generated and scored exactly as the first."""
+        scored = self._estimate(super()._generate_and_score_completions(inputs), inputs, attempt)
+        if scored is None:
+            raise ValueError("an estimator that runs in the loss forward cannot have its dropped groups refilled")
+        return scored
+
+    def _estimate(self, output: dict[str, Any], inputs, attempt: int = 0) -> ScoredGeneration | None:
+        """The estimator's result on TRL's generation batch ``output``; None when it is deferred to the loss."""
         batch = self._rollout_batch(output)
+        batch.generation_attempt = attempt
         local_rows = output["completion_ids"].shape[0]
         rows = torch.arange(local_rows, device=output["completion_ids"].device)
         rows = rows + self.accelerator.process_index * local_rows
         batch.local_rows, batch.gather_object = rows, gather_object
         if not self._complete_estimator_batch(output, batch, rows):
-            return output  # deferred to the loss forward
+            return None
         if needs_reference_logps(self.advantage_estimator):
             batch.policy_logps, batch.ref_logps = self._policy_and_reference_logps(output)
-        result = self.advantage_estimator(batch)
-        self._install_advantages(output, result, batch, rows)
-        return output
+        return ScoredGeneration(output, batch, rows, self.advantage_estimator(batch), list(inputs))
 
     def _policy_and_reference_logps(self, output: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-token log-probs of the sampled tokens under the generating policy and the reference model, gathered
@@ -222,7 +260,7 @@ class RecipeTrainerCore(RecipeTrainerBase):
         )
 
     def _install_advantages(
-        self, output: dict[str, Any], result: AdvantageOutput, batch: RolloutBatch, rows: torch.Tensor
+        self, output: dict[str, Any], result: AdvantageOutput, batch: RolloutBatch, rows: torch.Tensor, log=True
     ) -> None:
         """Slice the gathered-batch result to the rows ``rows`` (indices into the gathered batch, in local order)."""
         rows = rows.to(result.advantages.device)
@@ -242,7 +280,8 @@ class RecipeTrainerCore(RecipeTrainerBase):
         else:
             advantages = advantages[rows]
         output["advantages"] = torch.nan_to_num(advantages.to(output["completion_mask"].device).float(), nan=0.0)
-        self._log_installed_advantages(result.advantages, batch)
+        if log:
+            self._log_installed_advantages(result.advantages, batch)
         if result.keep is not None:
             self._drop_rows(output, result.keep, total, rows)
         for key, value in result.extra.items():
@@ -254,17 +293,13 @@ class RecipeTrainerCore(RecipeTrainerBase):
         """Take the rows of the gathered batch where ``keep`` is False out of the loss: zero their completion mask
         and advantages and recount ``num_items_in_batch`` (called on every process: it gathers).
 
-        The mask is what TRL's ``_compute_loss`` reads for everything: the attention mask of the loss forward, the
-        loss's token mask, the ``bnpo`` normaliser (``mask.sum()``), the masked metrics; ``num_items_in_batch`` (the
-        ``dapo``/``cispo``/``vespo`` normaliser) was counted from it at generation. TRL's own
-        ``mask_truncated_completions`` drops rows the same way. A dropped row cannot produce NaN: its completion
-        positions still attend to its prompt (never empty), so its log-probs stay finite before being masked, and
-        every normaliser is clamped to >= 1, so a micro-batch whose rows are all dropped gives loss 0 (only TRL's
-        per-row clip-ratio metric is NaN on a dropped row, and its nanmin/nanmax skip it). The mask is
-        zeroed in place because an estimator deferred to the loss forward (the slot token) installs after TRL has
-        taken ``inputs["completion_mask"]`` as its loss mask (the attention of that forward is then unchanged, which
-        touches the dropped rows only); advantages are zeroed too, so a row adds no gradient even where the loss's
-        mask was a product taken before (``tool_mask``)."""
+        The mask is what TRL's ``_compute_loss`` reads for everything (attention, loss tokens, the ``bnpo``
+        normaliser, masked metrics); ``num_items_in_batch`` (the ``dapo``/``cispo``/``vespo`` normaliser) was counted
+        from it at generation. TRL's ``mask_truncated_completions`` drops rows the same way. A dropped row's positions
+        still attend to its prompt, so its log-probs stay finite, and every normaliser is clamped to >= 1: a
+        micro-batch of dropped rows gives loss 0. In place, because an estimator deferred to the loss forward (the
+        slot token) installs after TRL took ``inputs["completion_mask"]``; advantages are zeroed too, so a row adds
+        no gradient even where the loss mask was a product taken before (``tool_mask``)."""
         if keep.shape != (total,):
             raise ValueError(f"advantage estimator returned keep of shape {tuple(keep.shape)}; expected ({total},)")
         mask = output["completion_mask"]
