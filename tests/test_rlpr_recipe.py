@@ -141,6 +141,22 @@ def test_std_filter_drops_the_groups_below_beta_times_the_ema(tiny_tokenizer):
     assert restored.state_dict() == est.state_dict() and restored.step == 3
 
 
+def test_batches_generated_to_refill_a_step_keep_its_bound_and_feed_its_mean(tiny_tokenizer):
+    est = estimator(ema_start_step=1, filter_start_step=2, std_filter_beta=1.0)
+    assert est.refill is not None and est.refill.max_generation_batches is None and est.refill.cache_surplus
+    scores = scores_of([[0.5, 0.25], [1.0, 1.0], [], [0.75]])
+    est(batch_of(TEXTS, tiny_tokenizer, scores=scores))  # step 1
+    second = est(batch_of(TEXTS, tiny_tokenizer, scores=scores))  # step 2: group 1 drops
+    refill = batch_of(TEXTS, tiny_tokenizer, scores=scores)
+    refill.generation_attempt = 1
+    again = est(refill)
+    assert est.step == 2  # the refill batch belongs to step 2: the filter did not advance
+    assert again.metrics["rlpr/std_lower"] == second.metrics["rlpr/std_lower"]
+    assert again.keep.tolist() == second.keep.tolist()
+    assert len(est.step_means) == 2  # both batches' mean group std feed step 3's EMA, as verl's list of the step
+    assert estimator(refill=False).refill is None
+
+
 def test_hostile_completions_never_raise_and_score_zero(tiny_tokenizer):
     texts = ["<answer>", "<answer><answer>x</answer>", "", "<answer></answer>"]
     est = estimator()

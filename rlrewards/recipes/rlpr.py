@@ -15,8 +15,9 @@ and every difference are in ``docs/papers/rlpr.md``. Per generation batch:
 3. ``__call__``: R = 0.9 * clip(r - r_0, 0, 1) + 0.1 * format, -1 more for repetitive text; the std filter
    (``begin_step`` / ``std_filter``: EMA of the mean group std from step 6, filtering from step 11, steps counted
    in generation batches as verl counts them) drops groups from the loss (``AdvantageOutput.keep``, their
-   advantages 0 too), as the official code does, but does not refill the batch (the official code generates more
-   prompts until it is full); GRPO advantages with the official eps 1e-6.
+   advantages 0 too), as the official code does, and the trainer refills the batch with kept groups from more
+   generation batches of the same step (``refill``, ``rlrewards/trainer/refill.py``; those batches keep this step's
+   bound); GRPO advantages with the official eps 1e-6.
 """
 
 from __future__ import annotations
@@ -48,6 +49,7 @@ from rlrewards.rewards import completion_text
 from rlrewards.trainer.hooks import (
     ADVANTAGE_ESTIMATORS,
     AdvantageOutput,
+    GroupRefill,
     PolicyScores,
     RolloutBatch,
     ScoringRequest,
@@ -90,6 +92,9 @@ class RLPREstimator:
         answer_field: str = "answer",
         base_prefix: str = " ",
         answer_space: str = " ",
+        refill: bool = True,
+        max_generation_batches: int | None = None,
+        cache_surplus: bool = True,
     ):
         format_reward("", format_mode)  # an unknown mode fails here
         self.format_mode, self.format_coefficient = format_mode, float(format_coefficient)
@@ -108,11 +113,14 @@ class RLPREstimator:
         # the whitespace put between <answer> and y* when the completion has none: the official " " (a BPE model
         # reads " 42" as a word); a character-level model that never saw "<answer> 42" can be given ""
         self.answer_space = str(answer_space)
+        # dynamic sampling (rlrewards/trainer/refill.py): groups the std filter drops are replaced within the step
+        self.refill = GroupRefill(max_generation_batches, bool(cache_surplus)) if refill else None
         self.base: dict[str, float] = {}  # r_0 per base_key
         self._pending: list[str] = []
         self.filter_state = StdFilterState()
         self.step = 0  # generation batches seen: the official (verl) step, 1-based once started
         self.step_means: list[float] = []  # the mean group std recorded during that step
+        self.lower = 0.0  # this step's lower std bound, shared by the batches generated to refill it
 
     # --- what the trainer scores --------------------------------------------------------------------------------
 
@@ -161,7 +169,9 @@ class RLPREstimator:
         if scores is None:
             raise ValueError("rlpr needs the trainer's policy scores (RecipeGRPOTrainer with PolicyScoringMixin)")
         reward, parts = self.rewards(batch, scores)
-        lower = self._advance_filter()
+        if batch.generation_attempt == 0:  # a refill batch belongs to the step of the batch it refills
+            self.lower = self._advance_filter()
+        lower = self.lower
         stds = group_std(reward, batch.group_size)
         keep = std_filter(reward, batch.group_size, lower, self.std_upper)
         recorded = mean_group_std(stds)
