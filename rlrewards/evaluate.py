@@ -13,13 +13,16 @@ Finished samples are cached under ``cache_dir`` (default ``<run_dir>/eval_cache`
 identity, the chat-templated prompt, the decoding, the seed and the backend: running the same evaluation twice
 generates nothing the second time, and a killed evaluation resumes from its last finished batch. ``backend=vllm``
 generates, and runs the recipes' evaluation hooks (``rlrewards.eval.hooks``), with vLLM instead of HF (untested
-here: vllm is not installed on our machines).
+here: vllm is not installed on our machines); self-certainty there needs ``self_certainty.vllm_hf_scoring`` (an HF
+copy of the checkpoint beside the engine, loaded at the first scoring; ``vllm.gpu_memory_utilization`` leaves it room).
 """
 
 from __future__ import annotations
 
+import math
 import string
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -29,10 +32,12 @@ from omegaconf import DictConfig, OmegaConf
 
 from rlrewards.config import ConfigError
 from rlrewards.eval.cache import SampleCache, checkpoint_identity
+from rlrewards.eval.certainty import lazy_hf_self_certainty
 from rlrewards.eval.curves import write_pass_at_k
 from rlrewards.eval.generation import Engine, decodings_from_config, evaluate_split, hf_engine
 from rlrewards.eval.hooks import EvaluationHook, HookSetup, select_hooks
 from rlrewards.eval.plots import reliability_diagrams
+from rlrewards.eval.self_certainty_eval import wants_hf_scoring
 from rlrewards.eval.trust import check_run_config
 from rlrewards.models.loading import load_pretrained, load_tokenizer
 from rlrewards.rundir import atomic_write_json, atomic_write_lines, refuse_reused_run_dir, require_writable_dir
@@ -66,6 +71,8 @@ def evaluate_run(cfg: DictConfig) -> dict[str, Any]:
     backend = str(cfg.get("backend") or "hf")
     if backend not in BACKENDS:
         raise ConfigError(f"backend={backend!r}. Known: {', '.join(BACKENDS)}")
+    vllm_options(cfg)  # checked whatever the backend: a bad value fails before any model loads
+    wants_hf_scoring(cfg.get("self_certainty"))
     if backend == "vllm":
         require_vllm()
     benchmarks = benchmark_tasks(cfg, train_cfg)  # fail on a bad benchmark before loading any model
@@ -117,19 +124,45 @@ def require_vllm() -> None:
         ) from err
 
 
+def vllm_options(cfg: DictConfig) -> dict[str, float]:
+    """``vllm: {gpu_memory_utilization}`` as ``LLM(...)`` keyword arguments; null (or no ``vllm`` key) passes nothing,
+    leaving vLLM's default (0.9). A value outside (0, 1] is a ConfigError naming the key."""
+    value = (cfg.get("vllm") or {}).get("gpu_memory_utilization")
+    if value is None:
+        return {}
+    try:
+        number = float(value) if not isinstance(value, bool) else math.nan
+    except (TypeError, ValueError):
+        number = math.nan
+    if not 0 < number <= 1:  # NaN fails too
+        raise ConfigError(f"vllm.gpu_memory_utilization={value!r}: a fraction of the GPU in (0, 1], or null")
+    return {"gpu_memory_utilization": number}
+
+
+def load_hf_model(checkpoint: str):
+    """``(model, tokenizer)``: the checkpoint as an HF model, on the GPU when there is one."""
+    model, tokenizer = load_pretrained(checkpoint, dtype="auto")
+    if torch.cuda.is_available():  # from_pretrained loads onto the CPU; generate there only without a GPU
+        model.to("cuda")
+    return model, tokenizer
+
+
 def load_generation(cfg: DictConfig, train_cfg: DictConfig, run_dir: Path, checkpoint: str, backend: str) -> Generation:
-    """The checkpoint as an engine for ``backend`` (no HF model with vLLM), the evaluation hooks, and the cache."""
+    """The checkpoint as an engine for ``backend``, the evaluation hooks, and the cache. With vLLM no HF model loads,
+    unless ``self_certainty.vllm_hf_scoring`` asks for one, and then at its first scoring only."""
     hooks = evaluation_hooks(cfg, train_cfg, run_dir, checkpoint)  # a bad hook setting fails before any model loads
     if backend == "hf":
-        model, tokenizer = load_pretrained(checkpoint, dtype="auto")
-        if torch.cuda.is_available():  # from_pretrained loads onto the CPU; generate there only without a GPU
-            model.to("cuda")
+        model, tokenizer = load_hf_model(checkpoint)
         engine = hf_engine(model, tokenizer)
     else:
         from rlrewards.eval.vllm_engine import vllm_engine
 
         tokenizer = load_tokenizer(checkpoint)
-        engine = vllm_engine(checkpoint, tokenizer, seed=int(cfg.seed))
+        scorer = None
+        if wants_hf_scoring(cfg.get("self_certainty")):
+            scorer = lazy_hf_self_certainty(partial(load_hf_model, checkpoint))
+        options = vllm_options(cfg)
+        engine = vllm_engine(checkpoint, tokenizer, seed=int(cfg.seed), self_certainty=scorer, **options)
     cache = None
     if cfg.get("cache_dir"):
         cache = SampleCache(Path(str(cfg.cache_dir)), checkpoint_identity(checkpoint), backend)

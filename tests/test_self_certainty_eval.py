@@ -151,6 +151,7 @@ def test_without_full_vocabulary_logits_the_hook_skips_with_a_reason(tiny_tokeni
     )  # fmt: skip
     assert "maj@4_sampled" in metrics and not any(k.startswith(("bon_sc", "borda_sc")) for k in metrics)
     assert "no full-vocabulary logits" in caplog.text and "self_certainty" not in records[0]
+    assert "self_certainty.vllm_hf_scoring=true" in caplog.text  # the reason names the option that scores it
 
 
 def names(eval_config=None, evaluation=None):

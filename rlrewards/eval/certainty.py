@@ -10,11 +10,15 @@ Positions, as the official code takes them (``logits[:, input_length:]`` under t
 distributions p(. | x, y_1..y_t) for t = 1..T, i.e. from the one after the first completion token to the one after
 the last (which predicts what follows the completion, usually EOS). The paper's formula averages p(. | x, y_<t) for
 t = 1..T, one position earlier; we follow the code.
+
+``lazy_hf_self_certainty`` gives the same scorer over a model that is loaded at its first call only: the vLLM
+engine's (``self_certainty.vllm_hf_scoring``), so that an evaluation that never scores loads no second model.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Any
 
 import torch
 
@@ -61,3 +65,17 @@ def hf_self_certainty(
     finally:
         model.train(was_training)
     return scores
+
+
+def lazy_hf_self_certainty(load: Callable[[], tuple[Any, Any]]) -> SelfCertaintyScorer:
+    """``hf_self_certainty`` on the ``(model, tokenizer)`` that ``load()`` returns, called at the first scoring (never
+    when nothing is scored) and kept for the later ones."""
+    loaded: list[tuple[Any, Any]] = []
+
+    def score(prompts: Sequence[list[int]], completions: Sequence[list[int]], batch_size: int = 8) -> list[float]:
+        if not loaded:
+            loaded.append(load())
+        model, tokenizer = loaded[0]
+        return hf_self_certainty(model, tokenizer, prompts, completions, batch_size)
+
+    return score

@@ -2,12 +2,14 @@
 
 An ``Engine`` is what an evaluation runs on one backend: its sampler (``sampler(texts, decoding, seed)`` yields,
 batch by batch, ``num_samples`` completions per chat-templated prompt text), greedy continuation of raw prefixes,
-the log-probability of one given next token and, where the backend has full-vocabulary logits, the self-certainty
-of given completions: all but the sampler serve the evaluation hooks (``rlrewards.eval.hooks``). ``hf_engine`` runs
-them all on an HF model; ``rlrewards.eval.vllm_engine.vllm_engine`` on one vLLM engine (no self-certainty there), so
-``backend=vllm`` loads no HF model. ``cached_completions`` wraps any sampler with a
-``SampleCache``: samples already on disk are reused, only the missing prompts are generated, and each finished batch
-is appended at once, so an interrupted evaluation resumes where it stopped.
+the log-probability of one given next token and, where an HF model's full-vocabulary logits are at hand, the
+self-certainty of given completions: all but the sampler serve the evaluation hooks (``rlrewards.eval.hooks``).
+``hf_engine`` runs them all on an HF model; ``rlrewards.eval.vllm_engine.vllm_engine`` the rest on one vLLM engine,
+so ``backend=vllm`` loads no HF model, except for self-certainty, which vLLM's top-k log-probs cannot give: there it
+comes from an HF copy of the checkpoint loaded at its first use when ``self_certainty.vllm_hf_scoring`` asks, and is
+absent otherwise. ``cached_completions`` wraps any sampler with a ``SampleCache``: samples already on disk are
+reused, only the missing prompts are generated, and each finished batch is appended at once, so an interrupted
+evaluation resumes where it stopped.
 
 Scoring and aggregate metrics live in ``rlrewards.eval.scoring``; their names stay importable from here.
 """
@@ -232,8 +234,8 @@ class Engine:
     sample: TextSampler
     continue_greedily: GreedyContinuer
     next_token_logprobs: NextTokenLogprobs
-    # full-vocabulary scoring forward for self-certainty (rlrewards.eval.certainty); None where the backend has no
-    # full-vocabulary logits (vLLM returns top-k log-probs only)
+    # full-vocabulary scoring forward for self-certainty (rlrewards.eval.certainty), always an HF model's; on vLLM
+    # (top-k log-probs only) a lazily loaded HF copy with self_certainty.vllm_hf_scoring, else None
     self_certainty: SelfCertaintyScorer | None = None
 
 

@@ -2,9 +2,12 @@
 arXiv:2502.18581; docs/papers/self_certainty.md) for every decoding with n > 1 samples, for any run.
 
 Each sample's self-certainty (``rlrewards.algorithms.self_certainty``: the mean over its tokens of KL(U || p_t)) is
-computed by a scoring forward over prompt + completion on the engine (``Engine.self_certainty``; HF only: vLLM
-returns top-k log-probs, not the full-vocabulary logits the measure sums over, so there the hook logs why and adds
-nothing) and stored in the records as ``self_certainty``. Over the first k samples of each prompt, at the k of maj@k:
+computed by a scoring forward over prompt + completion on the engine (``Engine.self_certainty``, an HF model's
+full-vocabulary logits) and stored in the records as ``self_certainty``. vLLM returns top-k log-probs only, not the
+full-vocabulary logits the measure sums over: with ``backend=vllm`` the scores come from an HF copy of the checkpoint
+when ``self_certainty.vllm_hf_scoring`` is true (loaded at the first multi-sample decoding; the same numbers as
+backend=hf for the same completion texts), else the hook logs why and adds nothing. Over the first k samples of each
+prompt, at the k of maj@k:
 
 - ``bon_sc@k``: the correctness of the single sample with the highest self-certainty (``best_of_n``);
 - ``borda_sc@k``: Borda voting, the sample at rank r of k adds (k - r + 1)^power to its answer (``borda_vote``);
@@ -14,8 +17,9 @@ both averaged over prompts, with ``_stderr`` over prompts. Selection needs no ve
 When it applies: ``rlrewards-eval`` unless ``self_certainty.enabled=false`` (conf/eval.yaml turns it on; an
 evaluation config without the key leaves it off); in a training run's own evaluations only when its config sets
 ``evaluation.self_certainty`` (same keys; off by default, it costs a forward pass per sample). Keys: ``enabled``
-(true), ``power`` (0.5, the official default), ``batch_size`` (8 sequences per scoring forward). This module is
-found by the hooks' autoload (``rlrewards/eval/*_eval.py``).
+(true), ``power`` (0.5, the official default), ``batch_size`` (8 sequences per scoring forward), ``vllm_hf_scoring``
+(false; read by rlrewards-eval with ``backend=vllm``, ``wants_hf_scoring``). This module is found by the hooks'
+autoload (``rlrewards/eval/*_eval.py``).
 """
 
 from __future__ import annotations
@@ -98,8 +102,10 @@ class SelfCertaintyHook(EvaluationHook):
         scorer = context.engine.self_certainty
         if scorer is None:
             logger.warning(
-                "self-certainty skipped for decoding %r: this backend gives no full-vocabulary logits "
-                "(vLLM returns top-k log-probs only); evaluate with backend=hf for bon_sc@k / borda_sc@k",
+                "self-certainty skipped for decoding %r: this backend gives no full-vocabulary logits (vLLM returns "
+                "top-k log-probs only). For bon_sc@k / borda_sc@k set self_certainty.vllm_hf_scoring=true (scores "
+                "with an HF copy of the checkpoint; lower vllm.gpu_memory_utilization to leave it GPU memory) or "
+                "evaluate with backend=hf",
                 context.decoding.name,
             )
             return {}
@@ -120,11 +126,23 @@ def settings(setup: HookSetup):
     return {"enabled": True} if spec is True else spec
 
 
+def wants_hf_scoring(spec) -> bool:
+    """Whether a ``self_certainty`` setting (a mapping, true, false or null) asks for HF scoring on the vLLM backend:
+    ``vllm_hf_scoring`` true and the hook enabled. The key must be true or false (null: false), else a ConfigError."""
+    if not hasattr(spec, "get"):
+        return False
+    value = spec.get("vllm_hf_scoring")
+    if value is not None and not isinstance(value, bool):
+        raise ConfigError(f"self_certainty.vllm_hf_scoring must be true or false, got {value!r}")
+    return bool(value) and bool(spec.get("enabled", True))
+
+
 @EVALUATION_HOOKS.register("self_certainty")
 def self_certainty_selection(setup: HookSetup) -> SelfCertaintyHook | None:
     spec = settings(setup)
     if not spec or not spec.get("enabled", True):
         return None
+    wants_hf_scoring(spec)  # its type, checked wherever the setting comes from
     power, batch_size = spec.get("power", OFFICIAL_POWER), spec.get("batch_size", 8)
     try:
         power, batch_size = float(power), int(batch_size)
