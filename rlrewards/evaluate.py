@@ -19,6 +19,7 @@ copy of the checkpoint beside the engine, loaded at the first scoring; ``vllm.gp
 
 from __future__ import annotations
 
+import logging
 import math
 import string
 from dataclasses import dataclass
@@ -44,6 +45,8 @@ from rlrewards.rundir import atomic_write_json, atomic_write_lines, refuse_reuse
 from rlrewards.train import CONFIG_DIR
 from rlrewards.trainer.recipe_trainer import load_recipe_state
 from rlrewards.validation.settings import validate_decoding
+
+logger = logging.getLogger(__name__)
 
 BACKENDS = ("hf", "vllm")
 
@@ -162,6 +165,11 @@ def load_generation(cfg: DictConfig, train_cfg: DictConfig, run_dir: Path, check
         if wants_hf_scoring(cfg.get("self_certainty")):
             scorer = lazy_hf_self_certainty(partial(load_hf_model, checkpoint))
         options = vllm_options(cfg)
+        if scorer is not None and not options:
+            logger.warning(
+                "self_certainty.vllm_hf_scoring loads an HF copy of the checkpoint beside vLLM, which reserves 0.9 of "
+                "the GPU by default: set vllm.gpu_memory_utilization to leave it room (conf/eval.yaml)"
+            )
         engine = vllm_engine(checkpoint, tokenizer, seed=int(cfg.seed), self_certainty=scorer, **options)
     cache = None
     if cfg.get("cache_dir"):

@@ -107,6 +107,27 @@ def test_a_dropped_group_is_replaced_by_the_first_kept_group_of_another_batch(ti
     assert metrics["est/calls"] == [1.0, 1.0]  # each batch's own metrics are logged
 
 
+def test_a_keep_that_splits_a_group_is_refused(tiny, tmp_path):
+    class SplitsAGroup(DropGroups):
+        def __call__(self, batch):
+            result = super().__call__(batch)
+            result.keep[0] = False  # one row of group 0 only
+            return result
+
+    with pytest.raises(ValueError, match="drops only some rows of a group"):
+        generation_batch(tiny, tmp_path, SplitsAGroup({}))
+
+
+def test_a_later_batch_without_keep_counts_as_all_kept(tiny, tmp_path):
+    class KeepsAllLater(DropGroups):
+        def __call__(self, batch):
+            result = super().__call__(batch)
+            return result if batch.generation_attempt == 0 else AdvantageOutput(result.advantages)
+
+    _, output = generation_batch(tiny, tmp_path, KeepsAllLater({0: [0]}))
+    assert output["advantages"].tolist() == [4.0, 5.0, 6.0, 7.0, 100.0, 101.0, 102.0, 103.0]
+
+
 def test_without_refill_the_dropped_group_only_leaves_the_loss(tiny, tmp_path):
     estimator = DropGroups({0: [0]}, refill=None)
     trainer, output = generation_batch(tiny, tmp_path, estimator)
@@ -181,13 +202,23 @@ def test_training_steps_with_refills_run_through_the_whole_loop(tiny, tmp_path):
     assert [entry["refill/generation_batches"] for entry in trainer.state.log_history if "loss" in entry] == [2.0, 2.0]
 
 
-@pytest.mark.parametrize("bad", ["0", "-1", "2.5", "true"])
-def test_a_bad_refill_limit_is_refused_at_validation_naming_the_key(bad):
+@pytest.mark.parametrize(
+    "bad",
+    [
+        "max_generation_batches=0",
+        "max_generation_batches=-1",
+        "max_generation_batches=2.5",
+        "max_generation_batches=true",
+        "refill='false'",
+        "cache_surplus=0",
+    ],
+)
+def test_bad_refill_settings_are_refused_at_validation_naming_the_key(bad):
     from test_configs import compose_train
 
     from rlrewards.config import ConfigError, validate_config
 
-    cfg = compose_train(["recipe=rlpr", f"recipe.advantage.kwargs.max_generation_batches={bad}"])
-    with pytest.raises(ConfigError, match="recipe.advantage.kwargs.max_generation_batches"):
+    cfg = compose_train(["recipe=rlpr", f"recipe.advantage.kwargs.{bad}"])
+    with pytest.raises(ConfigError, match=f"recipe.advantage.kwargs.{bad.split('=')[0]}"):
         validate_config(cfg)
     validate_config(compose_train(["recipe=rlpr", "recipe.advantage.kwargs.max_generation_batches=4"]))

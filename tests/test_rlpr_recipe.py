@@ -250,13 +250,16 @@ def test_training_scores_the_spliced_sequences_with_the_policy(tiny_model, tiny_
 
 
 def test_recipe_runs_from_the_command_line(tmp_path):
-    """``recipe=rlpr debug=fast`` on a 64-problem training split (the initial r_0 pass covers the whole split)."""
+    """``recipe=rlpr debug=fast`` on a 64-problem training split (the initial r_0 pass covers the whole split), the std
+    filter on from step 2 so that step 2's dropped groups are refilled (``rlrewards/trainer/refill.py``)."""
     import json
 
     from test_cli import FAST, cli, only_run_dir
 
     small = ["task.split_sizes.train=64", "model.warm_start.num_examples=64"]
-    result = cli([*FAST, "recipe=rlpr", *small], tmp_path, tmp_path / "cache")
+    kwargs = "recipe.advantage.kwargs"
+    early_filter = [f"{kwargs}.ema_start_step=1", f"{kwargs}.filter_start_step=2", f"{kwargs}.std_filter_beta=1.0"]
+    result = cli([*FAST, "recipe=rlpr", *small, *early_filter], tmp_path, tmp_path / "cache")
     assert result.returncode == 0, result.stderr[-3000:]
     run_dir = only_run_dir(tmp_path)
     assert json.loads((run_dir / "summary.json").read_text())["steps"] == 2
@@ -269,6 +272,11 @@ def test_recipe_runs_from_the_command_line(tmp_path):
         assert entry["train/rlpr/base_missing_frac"] == 0.0
     state = json.loads((run_dir / "model" / "recipe_state.json").read_text())
     assert len(state["base"]) == 64 and state["step"] == 2  # r_0 of every training problem, kept with the model
+    # step 1 filters nothing; step 2 drops the groups below step 1's mean std and fills the batch from more batches
+    assert [e["train/refill/generation_batches"] for e in steps][0] == 1.0
+    assert steps[1]["train/rlpr/filtered_frac"] > 0 and steps[1]["train/refill/generation_batches"] >= 2.0
+    refill = json.loads((run_dir / "model" / "refill_state.json").read_text())
+    assert refill["drawn"] > 0  # the extra prompts' stream position, saved with the model
 
 
 def test_the_training_set_reads_the_verl_schema_with_its_own_chat_messages():

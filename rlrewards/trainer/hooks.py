@@ -106,10 +106,23 @@ class GroupRefill:
     full, or until one pass over the training set has been drawn in this step); a step that stops short trains on
     the kept groups with dropped ones filling the batch, out of the loss. ``cache_surplus``: the prompts of kept groups
     past a full batch are cached and regenerated once a whole batch of them has gathered (verl's
-    ``filter_cache_regenerate``); otherwise they are discarded."""
+    ``filter_cache_regenerate=True``); false discards them (verl's False instead trains the surplus rollouts at the
+    next step, which is not implemented)."""
 
     max_generation_batches: int | None = None
     cache_surplus: bool = True
+
+
+@dataclass
+class ScoredGeneration:
+    """One generation batch with the estimator's result: ``output`` (TRL's, this process's rows), the gathered
+    ``batch``, this process's ``rows`` in it, and the ``result``."""
+
+    output: dict[str, Any]
+    batch: RolloutBatch
+    rows: torch.Tensor
+    result: AdvantageOutput
+    logged: bool = False  # its advantages are already in TRL's completions log
 
 
 class AdvantageEstimator(Protocol):

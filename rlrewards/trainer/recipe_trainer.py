@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +41,7 @@ from rlrewards.trainer.hooks import (
     AdvantageOutput,
     AuxiliaryLoss,
     RolloutBatch,
+    ScoredGeneration,
     estimator_state,
     loads_state,
     needs_reference_logps,
@@ -58,19 +58,6 @@ def load_recipe_state(directory: str | os.PathLike) -> dict[str, Any]:
     """The estimator state saved in a checkpoint or model directory; {} when it has none."""
     path = Path(directory) / RECIPE_STATE_FILE
     return json.loads(path.read_text()) if path.exists() else {}
-
-
-@dataclass
-class ScoredGeneration:
-    """One generation batch with the estimator's result: ``output`` (TRL's, this process's rows), the gathered
-    ``batch``, this process's ``rows`` in it, the ``result``, and the dataset rows it was generated from."""
-
-    output: dict[str, Any]
-    batch: RolloutBatch
-    rows: torch.Tensor
-    result: AdvantageOutput
-    inputs: list[dict[str, Any]]
-    logged: bool = False  # its advantages are already in TRL's completions log
 
 
 class RecipeTrainerBase(GRPOTrainer):
@@ -175,7 +162,7 @@ class RecipeTrainerCore(RecipeTrainerBase):
         output = super()._generate_and_score_completions(inputs)
         if self.advantage_estimator is None or not self.model.training:
             return output
-        scored = self._estimate(output, inputs)
+        scored = self._estimate(output)
         if scored is None:
             return output  # deferred to the loss forward
         settled = self._settle_generation(scored)
@@ -184,12 +171,12 @@ class RecipeTrainerCore(RecipeTrainerBase):
 
     def _generate_more(self, inputs: list[dict[str, Any]], attempt: int) -> ScoredGeneration:
         """Another generation batch of the same training step, generated and scored exactly as the first."""
-        scored = self._estimate(super()._generate_and_score_completions(inputs), inputs, attempt)
+        scored = self._estimate(super()._generate_and_score_completions(inputs), attempt)
         if scored is None:
             raise ValueError("an estimator that runs in the loss forward cannot have its dropped groups refilled")
         return scored
 
-    def _estimate(self, output: dict[str, Any], inputs, attempt: int = 0) -> ScoredGeneration | None:
+    def _estimate(self, output: dict[str, Any], attempt: int = 0) -> ScoredGeneration | None:
         """The estimator's result on TRL's generation batch ``output``; None when it is deferred to the loss."""
         batch = self._rollout_batch(output)
         batch.generation_attempt = attempt
@@ -201,7 +188,7 @@ class RecipeTrainerCore(RecipeTrainerBase):
             return None
         if needs_reference_logps(self.advantage_estimator):
             batch.policy_logps, batch.ref_logps = self._policy_and_reference_logps(output)
-        return ScoredGeneration(output, batch, rows, self.advantage_estimator(batch), list(inputs))
+        return ScoredGeneration(output, batch, rows, self.advantage_estimator(batch))
 
     def _policy_and_reference_logps(self, output: dict[str, Any]) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-token log-probs of the sampled tokens under the generating policy and the reference model, gathered

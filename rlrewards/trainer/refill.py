@@ -16,6 +16,11 @@ cache are saved with every checkpoint (``refill_state.json``) and read back on r
 Every process takes part in every extra generation (TRL's generation gathers), and the groups chosen are gathered and
 re-split so each process trains on as many rows as before. Without ``refill``, or when nothing is dropped, nothing
 here runs.
+
+Logging describes what was generated, not only what trained: TRL's per-generation metrics (rewards, completion
+lengths, ``num_tokens``) and the estimator's metrics are logged once per generation batch, so a step that needed
+more batches weighs more in a logging window's mean, and TRL's completions table holds every generated row with its
+estimator advantage (0 for a dropped group). ``refill/*`` are logged once per step.
 """
 
 from __future__ import annotations
@@ -27,10 +32,10 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from accelerate.utils import gather, gather_object
+from accelerate.utils import gather
 
-from rlrewards.trainer.hooks import AdvantageOutput, GroupRefill, refill_settings
-from rlrewards.trainer.recipe_trainer import RecipeTrainerBase, ScoredGeneration
+from rlrewards.trainer.hooks import AdvantageOutput, GroupRefill, ScoredGeneration, refill_settings
+from rlrewards.trainer.recipe_trainer import RecipeTrainerBase
 
 logger = logging.getLogger(__name__)
 
@@ -57,8 +62,9 @@ class GroupRefillMixin(RecipeTrainerBase):
             return super()._settle_generation(first)
         group = first.batch.group_size
         wanted = first.batch.completion_ids.shape[0] // group
+        self._check_refillable(first, group)
         self._log_attempt(first)  # TRL's completions log holds this batch's rows last until the next generation
-        attempts, prompt_rows, drawn = [first], [None], 0
+        attempts, drawn = [first], 0
         while sum(len(kept_groups(a, group)) for a in attempts) < wanted:
             if settings.max_generation_batches is not None and len(attempts) >= settings.max_generation_batches:
                 break
@@ -67,13 +73,25 @@ class GroupRefillMixin(RecipeTrainerBase):
             prompts, from_stream = self._refill_prompts(settings, wanted)
             drawn += from_stream
             attempts.append(self._generate_more(self._local_rows(prompts, group), len(attempts)))
-            prompt_rows.append(prompts)
+            self._check_refillable(attempts[-1], group)
             self._log_attempt(attempts[-1])
         kept = [(a, g) for a, attempt in enumerate(attempts) for g in kept_groups(attempt, group)]
         if settings.cache_surplus and len(kept) > wanted:
-            prompt_rows[0] = gather_object(first.inputs)[::group]
-            self._refill_cache.extend(dict(prompt_rows[a][g]) for a, g in kept[wanted:])
+            # the loop stops at the first batch that fills the step, so every surplus group is from the last batch
+            # (an extra one: the step's own batch alone fell short), whose prompts are ``prompts``
+            self._refill_cache.extend(dict(prompts[g]) for _, g in kept[wanted:])
         return self._assemble(attempts, kept, wanted, group)
+
+    def _check_refillable(self, attempt: ScoredGeneration, group: int) -> None:
+        """Refilling replaces whole groups, from a training set it can index: refuse anything else, clearly."""
+        keep = attempt.result.keep
+        if keep is not None and bool((keep.view(-1, group) != keep.view(-1, group)[:, :1]).any()):
+            raise ValueError(
+                "the refill replaces whole groups, but the advantage estimator's keep drops only some rows of a "
+                "group; drop whole groups or turn the estimator's refill off"
+            )
+        if not hasattr(self.train_dataset, "__len__") or not hasattr(self.train_dataset, "__getitem__"):
+            raise ValueError("the refill draws extra prompts by index: it needs a map-style training dataset")
 
     def _refill_prompts(self, settings: GroupRefill, count: int) -> tuple[list[dict[str, Any]], int]:
         """``count`` dataset rows, one per prompt: from the cache when it holds that many, else from the stream."""
@@ -129,19 +147,23 @@ class GroupRefillMixin(RecipeTrainerBase):
         loss_mask = output["completion_mask"] if tool_mask is None else output["completion_mask"] * tool_mask
         output["num_items_in_batch"] = self.accelerator.gather(loss_mask.sum()).sum()
         results = [attempt.result for attempt in attempts]
+        if any(set(r.extra) != set(results[0].extra) for r in results):
+            raise ValueError("the refill needs the same AdvantageOutput.extra keys from every generation batch")
         extra = concat_rows([r.extra for r in results], {}) if results[0].extra else {}
+        keeps = [r.keep if r.keep is not None else torch.ones(r.advantages.shape[0], dtype=torch.bool) for r in results]
         result = AdvantageOutput(
             advantages=concat_rows([{"a": r.advantages} for r in results], {})["a"][order],
             extra={key: value[order] for key, value in extra.items()},
-            keep=torch.cat([r.keep for r in results])[order],
+            keep=torch.cat(keeps)[order],
             metrics=refill_metrics(len(attempts), min(len(kept), wanted) / wanted, len(self._refill_cache)),
         )
+        # what installing reads of the batch: its shape (the rows' other fields, logged per batch already, are not read)
         batch = replace(
             attempts[0].batch,
             completion_ids=gathered["completion_ids"][order],
             completion_mask=gathered["completion_mask"][order],
         )
-        return ScoredGeneration(output, batch, rows.to(device), result, [], logged=True)
+        return ScoredGeneration(output, batch, rows.to(device), result, logged=True)
 
     def _gathered_rows(self, output: dict[str, Any]) -> dict[str, torch.Tensor]:
         """Every per-row tensor of TRL's output, padded across processes and gathered (the advantages, which the
