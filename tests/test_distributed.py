@@ -174,6 +174,17 @@ RECIPES = {
         "recipe.advantage.kwargs.self_reward_warmup=0",
         "recipe.advantage.kwargs.std_threshold=0.0",
     ],
+    # The std filter from step 2 (bound: step 1's mean group std), so step 2 drops groups and refills them from more
+    # generation batches (rlrewards/trainer/refill.py), re-split over the processes. Reward = 0.9 * r alone: the
+    # groups' stds then differ by >= 10% from the bound, far from any tie a float reordering could flip.
+    "rlpr": [
+        *COMMON,
+        "recipe.advantage.kwargs.ema_start_step=1",
+        "recipe.advantage.kwargs.filter_start_step=2",
+        "recipe.advantage.kwargs.std_filter_beta=1.0",
+        "recipe.advantage.kwargs.debias=false",
+        "recipe.advantage.kwargs.format_coefficient=0.0",
+    ],
 }
 
 
@@ -220,6 +231,9 @@ def test_two_process_training_equals_one_process(recipe, two_process_training, t
         )
         torch.testing.assert_close(two["loss"], one["loss"], **tight, msg=labelled(f"step {step}, loss"))
         assert one["advantages"].abs().sum() > 0
+    logged_steps = [[e for e in run["log_history"] if "loss" in e] for run in (single, *ranks)]
+    refills = [[e.get("refill/generation_batches") for e in steps] for steps in logged_steps]
+    assert refills[0] == refills[1] == refills[2]  # the same extra generation batches, when the recipe refills
     for key in ("loss", "grad_norm"):  # the logged loss is the mean over processes, the norm that of the mean gradient
         logged = [torch.tensor([e[key] for e in run["log_history"] if key in e]) for run in (single, *ranks)]
         assert len(logged[0]) == 2 and torch.equal(logged[1], logged[2])
@@ -266,3 +280,11 @@ def _check_recipe_is_active(recipe: str, run: dict) -> None:
         assert all(e["laser/mixing_active"] == 1.0 and e["laser/mixed_frac"] > 0 for e in logs)
         assert all(e["aux/laser_self_reward/loss"] > 0 for e in logs)
         assert all(record["estimated_in_loss_forward"] for record in run["records"])
+
+
+def test_the_rlpr_run_above_refilled_its_second_step(two_process_training):
+    """The rlpr case of the comparison above exercises the refill: step 2 needed more generation batches."""
+    for rank in two_process_training["rlpr"]:
+        logged = [e for e in rank["log_history"] if "loss" in e]
+        assert [e["refill/generation_batches"] for e in logged] == [1.0, 4.0]
+        assert logged[1]["rlpr/filtered_frac"] > 0 and logged[1]["refill/kept_groups_frac"] == 1.0

@@ -222,3 +222,34 @@ def test_bad_refill_settings_are_refused_at_validation_naming_the_key(bad):
     with pytest.raises(ConfigError, match=f"recipe.advantage.kwargs.{bad.split('=')[0]}"):
         validate_config(cfg)
     validate_config(compose_train(["recipe=rlpr", "recipe.advantage.kwargs.max_generation_batches=4"]))
+
+
+def test_a_resumed_run_continues_the_refill_stream_where_the_checkpoint_left_it(tiny, tmp_path):
+    model, tokenizer = tiny
+
+    def trainer(max_steps, estimator):
+        args = grpo_args(
+            tmp_path / "run",
+            per_device_train_batch_size=ROWS,
+            num_generations=GROUP,
+            max_steps=max_steps,
+            save_strategy="steps",
+            save_steps=1,
+        )
+        return RecipeGRPOTrainer(
+            model=copy.deepcopy(model),
+            reward_funcs=[digit_fraction],
+            args=args,
+            train_dataset=small_dataset(DATASET),
+            processing_class=tokenizer,
+            advantage_estimator=estimator,
+        )
+
+    first = trainer(1, DropGroups({0: [0]}))
+    first.train()
+    saved = tmp_path / "run" / "checkpoint-1" / REFILL_STATE_FILE
+    assert saved.exists() and first._refill_drawn == 2 and len(first._refill_cache) == 1
+    resumed = trainer(2, DropGroups({0: [0]}))
+    resumed.train(resume_from_checkpoint=str(saved.parent))
+    # step 2 refilled once more, drawing the stream's next 2 prompts: 4 drawn in all, not 2 from a restart at 0
+    assert resumed._refill_drawn == 4 and len(resumed._refill_cache) == 2
