@@ -1,13 +1,15 @@
 """``rlrewards-eval``: score a trained run's model on its task's held-out split, or on a suite of benchmarks.
 
 Reads the run's saved ``config.yaml`` (task, answer format, system prompt), loads ``<run_dir>/model`` or
-``checkpoint``, and writes per-sample ``samples.jsonl`` and ``metrics.json`` into the evaluation's own output
-directory. With ``benchmarks`` (usually from ``suite=<paper>``), each benchmark is a ``conf/task/`` option evaluated
-with its own decodings (e.g. LaSeR's n = 2 on MATH-500 and n = 32 on AIME), written under ``<output>/<benchmark>/``,
-and ``metrics.json`` maps benchmark -> metrics. Accuracy over n samples is avg@n (the papers' Pass@1); with n > 1
-samples the metrics also hold unbiased pass@k and maj@k for k = 1, 2, 4, ... up to n (``pass_at_k.md`` and
-``pass_at_k.png``: the pass@k curve per benchmark), and self-certainty Best-of-N and Borda voting (``bon_sc@k``,
-``borda_sc@k``; ``rlrewards.eval.self_certainty_eval``). Every rate has a ``<metric>_stderr`` next to it.
+``checkpoint`` (with ``base_experiment=`` instead of ``run_dir=``: an experiment's untrained model,
+``rlrewards.eval.source``), and writes per-sample ``samples.jsonl`` and ``metrics.json`` into the evaluation's own
+output directory. With ``benchmarks`` (usually from ``suite=<paper>``), each benchmark is a ``conf/task/`` option
+evaluated with its own decodings (e.g. LaSeR's n = 2 on MATH-500 and n = 32 on AIME), written under
+``<output>/<benchmark>/``, and ``metrics.json`` maps benchmark -> metrics. Accuracy over n samples is avg@n (the
+papers' Pass@1); with n > 1 samples the metrics also hold unbiased pass@k and maj@k for k = 1, 2, 4, ... up to n
+(``pass_at_k.md`` and ``pass_at_k.png``: the pass@k curve per benchmark), and self-certainty Best-of-N and Borda
+voting (``bon_sc@k``, ``borda_sc@k``; ``rlrewards.eval.self_certainty_eval``). Every rate has a
+``<metric>_stderr`` next to it.
 
 Finished samples are cached under ``cache_dir`` (default ``<run_dir>/eval_cache``), keyed by the checkpoint's
 identity, the chat-templated prompt, the decoding, the seed and the backend: running the same evaluation twice
@@ -39,7 +41,7 @@ from rlrewards.eval.generation import Engine, decodings_from_config, evaluate_sp
 from rlrewards.eval.hooks import EvaluationHook, HookSetup, select_hooks
 from rlrewards.eval.plots import reliability_diagrams
 from rlrewards.eval.self_certainty_eval import wants_hf_scoring
-from rlrewards.eval.trust import check_run_config
+from rlrewards.eval.source import evaluated_model, sample_cache_dir
 from rlrewards.models.loading import load_pretrained, load_tokenizer
 from rlrewards.rundir import atomic_write_json, atomic_write_lines, refuse_reused_run_dir, require_writable_dir
 from rlrewards.train import CONFIG_DIR
@@ -62,15 +64,8 @@ class Generation:
 
 
 def evaluate_run(cfg: DictConfig) -> dict[str, Any]:
-    run_dir = Path(cfg.run_dir)
-    saved = run_dir / "config.yaml"
-    if not saved.exists():
-        raise ConfigError(f"run_dir={run_dir}: no config.yaml there; point run_dir at an rlrewards-train run")
-    train_cfg = OmegaConf.load(saved)
-    check_run_config(train_cfg, saved, trust=bool(cfg.get("trust_config", False)))
-    checkpoint = str(cfg.checkpoint or run_dir / "model")
-    if cfg.checkpoint is None and not Path(checkpoint).exists():
-        raise ConfigError(f"run_dir={run_dir} has no model/ (trained with save_model=false?); pass checkpoint=...")
+    evaluated = evaluated_model(cfg)  # a run (run_dir=...) or an experiment's untrained model (base_experiment=...)
+    train_cfg, run_dir, checkpoint = evaluated.train_config, evaluated.run_dir, evaluated.checkpoint
     backend = str(cfg.get("backend") or "hf")
     if backend not in BACKENDS:
         raise ConfigError(f"backend={backend!r}. Known: {', '.join(BACKENDS)}")
@@ -81,7 +76,7 @@ def evaluate_run(cfg: DictConfig) -> dict[str, Any]:
     benchmarks = benchmark_tasks(cfg, train_cfg)  # fail on a bad benchmark before loading any model
     validate_eval_decodings(cfg)
     out = Path(cfg.paths.output_dir)
-    check_output_places(cfg, out)
+    check_output_places(cfg, out, run_dir)
     generation = load_generation(cfg, train_cfg, run_dir, checkpoint, backend)
     if benchmarks is None:
         task = instantiate(train_cfg.task, _convert_="all")
@@ -109,12 +104,13 @@ def validate_eval_decodings(cfg: DictConfig) -> None:
             validate_decoding(entry, f"benchmarks.{bench}.decodings.{name}")
 
 
-def check_output_places(cfg: DictConfig, out: Path) -> None:
+def check_output_places(cfg: DictConfig, out: Path, run_dir: Path | None) -> None:
     """Before any model loads: the evaluation's directory holds no earlier output (each evaluation gets its own),
     and the sample cache can be written."""
     refuse_reused_run_dir(out, "Each evaluation writes into a new directory: leave hydra.run.dir at its default.")
-    if cfg.get("cache_dir"):
-        require_writable_dir(Path(str(cfg.cache_dir)), "cache_dir")
+    cache_dir = sample_cache_dir(cfg, run_dir)
+    if cache_dir is not None:
+        require_writable_dir(cache_dir, "cache_dir")
 
 
 def require_vllm() -> None:
@@ -150,7 +146,9 @@ def load_hf_model(checkpoint: str):
     return model, tokenizer
 
 
-def load_generation(cfg: DictConfig, train_cfg: DictConfig, run_dir: Path, checkpoint: str, backend: str) -> Generation:
+def load_generation(
+    cfg: DictConfig, train_cfg: DictConfig, run_dir: Path | None, checkpoint: str, backend: str
+) -> Generation:
     """The checkpoint as an engine for ``backend``, the evaluation hooks, and the cache. With vLLM no HF model loads,
     unless ``self_certainty.vllm_hf_scoring`` asks for one, and then at its first scoring only."""
     hooks = evaluation_hooks(cfg, train_cfg, run_dir, checkpoint)  # a bad hook setting fails before any model loads
@@ -172,12 +170,15 @@ def load_generation(cfg: DictConfig, train_cfg: DictConfig, run_dir: Path, check
             )
         engine = vllm_engine(checkpoint, tokenizer, seed=int(cfg.seed), self_certainty=scorer, **options)
     cache = None
-    if cfg.get("cache_dir"):
-        cache = SampleCache(Path(str(cfg.cache_dir)), checkpoint_identity(checkpoint), backend)
+    cache_dir = sample_cache_dir(cfg, run_dir)
+    if cache_dir is not None:
+        cache = SampleCache(cache_dir, checkpoint_identity(checkpoint), backend)
     return Generation(engine, tokenizer, cache, hooks)
 
 
-def evaluation_hooks(cfg: DictConfig, train_cfg: DictConfig, run_dir: Path, checkpoint: str) -> list[EvaluationHook]:
+def evaluation_hooks(
+    cfg: DictConfig, train_cfg: DictConfig, run_dir: Path | None, checkpoint: str
+) -> list[EvaluationHook]:
     """The hooks that apply, asked with this evaluation's config, the run's, and the recipe state saved with the
     evaluated model (``recipe_state.json``; {} for a hub id or a model saved without one)."""
     state = load_recipe_state(checkpoint) if Path(checkpoint).is_dir() else {}

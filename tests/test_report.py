@@ -112,6 +112,34 @@ def test_evaluations_attach_to_their_run_and_the_latest_wins(tmp_path: Path):
     assert found[0].benchmark_metric("math500", "accuracy_greedy") == 0.2
 
 
+def test_a_base_model_row_reads_the_evaluations_of_its_experiment_s_untrained_model(tmp_path: Path):
+    """``rlrewards-eval base_experiment=x/one`` outputs become evaluation-only runs, which only an ``evaluate_only``
+    row (the paper's Base row) reads; the trained runs of x/one stay with the X row."""
+    run_dir = tmp_path / "runs" / "r"
+    run_dir.mkdir(parents=True)
+    (run_dir / "summary.json").write_text(json.dumps({"seed": 0, "task": "arith", "experiment": "x/one"}))
+    trained = tmp_path / "evals" / "trained"
+    for seed, accuracy in [(0, 0.02), (1, 0.04)]:
+        out = tmp_path / "evals" / f"base{seed}"
+        (out / ".hydra").mkdir(parents=True)
+        config = {"run_dir": None, "base_experiment": "x/one", "checkpoint": None, "seed": seed}
+        (out / ".hydra" / "config.yaml").write_text(yaml.safe_dump(config))
+        (out / "metrics.json").write_text(json.dumps({"a": {"task": "a", "accuracy_greedy": accuracy}}))
+    (trained / ".hydra").mkdir(parents=True)
+    (trained / ".hydra" / "config.yaml").write_text(yaml.safe_dump({"run_dir": str(run_dir), "seed": 0}))
+    (trained / "metrics.json").write_text(json.dumps({"a": {"task": "a", "accuracy_greedy": 0.4}}))
+    found = find_runs([tmp_path])
+    assert sorted((r.evaluation_only, r.summary["seed"]) for r in found) == [(False, 0), (True, 0), (True, 1)]
+    paper = {
+        **PAPER,
+        "reproduce": [*PAPER["reproduce"], {**PAPER["reproduce"][0], "method": "Base", "evaluate_only": True}],
+    }
+    cells = {(c.method, c.column): c for c in compare(paper, found) if c.table == "wide"}
+    assert cells[("Base", "A")].ours == pytest.approx(3.0) and cells[("Base", "A")].seeds == 2
+    assert cells[("Base", "A")].paper == 1.0
+    assert cells[("X", "A")].ours == pytest.approx(40.0) and cells[("X", "A")].seeds == 1  # the trained run only
+
+
 def test_mean_curve_keeps_the_steps_every_seed_logged(tmp_path: Path):
     runs = []
     for seed, points in enumerate([[(5, 0.2), (10, 0.4)], [(5, 0.4), (10, 0.8), (15, 1.0)]]):

@@ -54,7 +54,10 @@ def test_reproduce_entries_name_real_rows_and_experiments(path: Path):
     evals = [line for line in lines if line.startswith("rlrewards-eval")]
     assert [line.split(" suite=")[1] if " suite=" in line else None for line in evals] == expected
     launches = [line for line in lines if line.startswith(("rlrewards-train", "rlrewards-launch"))]
-    assert len(launches) == sum(len(e["experiments"]) for e in entries)
+    trained = [e for e in entries if not e.get("evaluate_only")]  # base-model rows: an evaluation, no training
+    assert len(launches) == sum(len(e["experiments"]) for e in trained)
+    base = [line for line in evals if "base_experiment=" in line]
+    assert len(base) == sum(len(e["experiments"]) for e in entries if e.get("evaluate_only"))
     for line in launches:
         gpus, plan = reproduce.experiment_plan(line.split("experiment=")[1].split()[0])
         # no batch override: the run derives its accumulation from the paper's batch (rlrewards/plan.py)

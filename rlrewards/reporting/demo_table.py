@@ -42,7 +42,6 @@ from rlrewards.reporting.runs import Run, find_runs
 ROOT = Path(__file__).resolve().parents[2]
 
 
-
 def run_dir(out: Path, recipe: DemoRecipe, seed: int) -> Path:
     return out / "table_runs" / f"{recipe.label}-s{seed}"
 

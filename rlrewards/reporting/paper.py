@@ -10,7 +10,8 @@ The paper file says how to compute each of our cells (``compare``), per table::
 
 A column's value for one run is the mean of ``metric`` over ``benchmarks`` (default: the row's benchmark), times
 ``scale``; it is missing unless every benchmark was evaluated. The runs of a row are those whose experiment is listed
-for it in the paper file's ``reproduce``; our cell is their mean over seeds.
+for it in the paper file's ``reproduce`` (for an ``evaluate_only`` row, the evaluations of that experiment's untrained
+model, ``rlrewards-eval base_experiment=``); our cell is their mean over seeds.
 """
 
 from __future__ import annotations
@@ -89,7 +90,8 @@ def compare(paper: dict[str, Any], runs: list[Run]) -> list[Cell]:
         spec = paper.get("compare", {}).get(table_name)
         if spec is None:
             continue
-        members = [run for run in runs if run.experiment in set(entry["experiments"])]
+        base_row = bool(entry.get("evaluate_only"))  # a base-model row reads evaluations of the untrained model
+        members = [r for r in runs if r.experiment in set(entry["experiments"]) and r.evaluation_only == base_row]
         for row in tables[table_name]["rows"]:
             if (row["model"], row["method"]) != (entry["model"], entry["method"]):
                 continue

@@ -8,7 +8,9 @@ from the paper's completions per optimizer step and its number of processes (rlr
 each command shows that derivation for the paper's GPU count. Runs on one GPU use ``rlrewards-train``; larger
 ones ``rlrewards-launch`` (``accelerate launch``) with that many processes and the ZeRO-2 config. Evaluation uses
 the row's ``suite`` where the paper file names one for it (the NSR paper's Qwen3-4B rows: ``suite=nsr_qwen3``), else
-the paper's suite (``conf/suite/<paper>.yaml``) when there is one, else the run's own task. Runs nothing.
+the paper's suite (``conf/suite/<paper>.yaml``) when there is one, else the run's own task. A row with
+``evaluate_only: true`` (a paper's "base model" row) trains nothing: its command evaluates the experiment's model as
+it starts (``rlrewards-eval base_experiment=<experiment>``). Runs nothing.
 """
 
 from __future__ import annotations
@@ -74,6 +76,11 @@ def commands(paper: str, seed: int = 0) -> list[str]:
     for row in data.get("reproduce", []):
         suite = f" suite={name}" if (name := row_suite(paper, row)) else ""
         lines.append(f"\n# {row['table']}: {row['model']} {row['method']}")
+        if row.get("evaluate_only"):
+            for experiment in row["experiments"]:
+                lines.append(f"#   {experiment}: no training, its model as it starts")
+                lines.append(f"rlrewards-eval base_experiment={experiment} seed={seed}{suite}")
+            continue
         for experiment in row["experiments"]:
             gpus, plan = experiment_plan(experiment)
             lines.append(f"#   {experiment}: {batch_line(gpus, plan)}")

@@ -3,7 +3,9 @@
 A training run directory holds ``summary.json`` (with ``eval/<metric>`` on the run's own task), ``metrics.jsonl``
 (the training curves) and ``eval/after.jsonl`` (per-sample records). An ``rlrewards-eval`` output directory holds
 ``metrics.json`` (one task's metrics, or ``{benchmark: metrics}`` for a suite) and Hydra's ``.hydra/config.yaml``,
-whose ``run_dir`` names the training run it evaluated.
+whose ``run_dir`` names the training run it evaluated, or whose ``base_experiment`` names the experiment whose
+untrained model it evaluated: those become evaluation-only runs (``Run.evaluation_only``), one per experiment,
+checkpoint and seed, which a paper's ``evaluate_only`` rows (its base-model rows) read.
 """
 
 from __future__ import annotations
@@ -26,6 +28,7 @@ class Run:
     summary: dict[str, Any]
     experiment: str | None
     evaluations: dict[str, dict[str, Any]] = field(default_factory=dict)
+    evaluation_only: bool = False  # an experiment's untrained model (rlrewards-eval base_experiment=...)
 
     @property
     def label(self) -> str:
@@ -65,16 +68,22 @@ def find_runs(paths: list[Path]) -> list[Run]:
         run_dir = summary_path.parent.resolve()
         summary = json.loads(summary_path.read_text())
         runs[run_dir] = Run(run_dir, summary, summary.get("experiment") or _hydra_experiment(run_dir))
+    base_runs: dict[tuple, Run] = {}
     evaluations = sorted(_evaluations(paths), key=lambda item: item[1].stat().st_mtime)
-    for run_dir, metrics_path in evaluations:  # oldest first: a later evaluation of a benchmark replaces it
-        run = runs.get(run_dir)
+    for evaluated, metrics_path in evaluations:  # oldest first: a later evaluation of a benchmark replaces it
+        if isinstance(evaluated, tuple):  # (base experiment, checkpoint, seed): no training run
+            experiment, checkpoint, seed = evaluated
+            summary = {"experiment": experiment, "checkpoint": checkpoint, "seed": seed}
+            run = base_runs.setdefault(evaluated, Run(None, summary, experiment, evaluation_only=True))
+        else:
+            run = runs.get(evaluated)
         if run is None:
             continue
         metrics = json.loads(metrics_path.read_text())
         if "num_problems" in metrics:  # a single task (the run's own): file it under that task's name
             metrics = {str(metrics.get("task")): metrics}
         run.evaluations.update({name: values for name, values in metrics.items() if isinstance(values, dict)})
-    return list(runs.values())
+    return [*runs.values(), *base_runs.values()]
 
 
 def unfinished_runs(paths: list[Path]) -> list[Path]:
@@ -98,15 +107,20 @@ def _below(paths: list[Path], name: str) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
-def _evaluations(paths: list[Path]) -> list[tuple[Path, Path]]:
-    """(evaluated run dir, metrics.json) for every rlrewards-eval output below ``paths``: the run is the saved
-    ``run_dir`` of the evaluation's Hydra config, else the run whose ``model/`` the metrics name as checkpoint."""
-    found = []
+def _evaluations(paths: list[Path]) -> list[tuple[Path | tuple, Path]]:
+    """(what was evaluated, metrics.json) for every rlrewards-eval output below ``paths``: the run is the saved
+    ``run_dir`` of the evaluation's Hydra config, else the run whose ``model/`` the metrics name as checkpoint; an
+    evaluation of a base experiment's model is ``(experiment, checkpoint, seed)``."""
+    found: list[tuple[Path | tuple, Path]] = []
     for metrics_path in _below(paths, "metrics.json"):
         hydra_config = metrics_path.parent / ".hydra" / "config.yaml"
-        if hydra_config.exists():
-            run_dir = OmegaConf.load(hydra_config).get("run_dir")
-        else:
+        config = OmegaConf.load(hydra_config) if hydra_config.exists() else None
+        if config is not None and config.get("base_experiment"):
+            checkpoint = config.get("checkpoint") or "default"
+            found.append(((str(config.base_experiment), str(checkpoint), config.get("seed")), metrics_path))
+            continue
+        run_dir = config.get("run_dir") if config is not None else None
+        if config is None:
             run_dir = _checkpoint_run_dir(json.loads(metrics_path.read_text()))
         if run_dir:
             found.append((Path(run_dir).resolve(), metrics_path))

@@ -1,0 +1,98 @@
+"""What ``rlrewards-eval`` evaluates: a training run, or an experiment's base model without training.
+
+- ``run_dir=<an rlrewards-train run>``: the run's saved ``config.yaml`` (its task, answer format, system prompt,
+  recipe) and its ``model/`` (or ``checkpoint``).
+- ``base_experiment=<a conf/experiment option>``: the experiment composed from ``conf/`` as a training run would
+  compose it, and its model before any training, ``model.name_or_path`` (or ``checkpoint``): the "base model" rows
+  of a paper's tables, and test-time methods such as self-certainty selection that need no training. Such an
+  evaluation has no run directory: its samples are cached under ``<paths.cache_dir>/eval_cache``. (Not
+  ``experiment=``: that name is the training config group, which Hydra would try to select here.)
+
+Exactly one of the two is given; either mistake is a ConfigError before any model loads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from hydra.errors import HydraException
+from omegaconf import DictConfig, OmegaConf
+
+from rlrewards.config import ConfigError
+from rlrewards.eval.trust import check_run_config
+
+CONFIG_DIR = Path(__file__).resolve().parents[2] / "conf"
+DEFAULT_CACHE = "default"  # cache_dir's default value: see sample_cache_dir
+
+
+@dataclass(frozen=True)
+class EvaluatedModel:
+    train_config: DictConfig  # the run's (or the experiment's) training config
+    run_dir: Path | None  # None for an experiment's base model
+    checkpoint: str
+
+
+def evaluated_model(cfg: DictConfig) -> EvaluatedModel:
+    run_dir, experiment = cfg.get("run_dir"), cfg.get("base_experiment")
+    if (run_dir is None) == (experiment is None):
+        raise ConfigError(
+            "give run_dir=<an rlrewards-train run directory> or base_experiment=<a conf/experiment option> (its "
+            f"model, untrained), exactly one; got run_dir={run_dir!r}, base_experiment={experiment!r}"
+        )
+    if run_dir is not None:
+        return trained_run(cfg, Path(str(run_dir)))
+    return base_model(cfg, str(experiment))
+
+
+def trained_run(cfg: DictConfig, run_dir: Path) -> EvaluatedModel:
+    saved = run_dir / "config.yaml"
+    if not saved.exists():
+        raise ConfigError(f"run_dir={run_dir}: no config.yaml there; point run_dir at an rlrewards-train run")
+    train_cfg = OmegaConf.load(saved)
+    check_run_config(train_cfg, saved, trust=bool(cfg.get("trust_config", False)))
+    checkpoint = str(cfg.checkpoint or run_dir / "model")
+    if cfg.checkpoint is None and not Path(checkpoint).exists():
+        raise ConfigError(f"run_dir={run_dir} has no model/ (trained with save_model=false?); pass checkpoint=...")
+    return EvaluatedModel(train_cfg, run_dir, checkpoint)
+
+
+def base_model(cfg: DictConfig, experiment: str) -> EvaluatedModel:
+    train_cfg = compose_experiment(experiment)
+    checkpoint = cfg.checkpoint or train_cfg.model.get("name_or_path")
+    if not checkpoint:
+        raise ConfigError(
+            f"base_experiment={experiment}: its model ({train_cfg.model.get('name')}) is built in-process, with no hub "
+            "id or directory (model.name_or_path) to load; pass checkpoint=<hub id or directory>"
+        )
+    return EvaluatedModel(train_cfg, None, str(checkpoint))
+
+
+def compose_experiment(experiment: str) -> DictConfig:
+    """``train.yaml`` with ``experiment=<experiment>``, as ``rlrewards-train`` composes it (config files of this
+    repository only: nothing from outside rlrewards can be named there without editing conf/)."""
+    overrides = [f"experiment={experiment}"]
+    try:
+        if GlobalHydra.instance().is_initialized():  # inside rlrewards-eval's Hydra app: its search path is conf/
+            return compose(config_name="train", overrides=overrides)
+        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+            return compose(config_name="train", overrides=overrides)
+    except HydraException as err:
+        folder = CONFIG_DIR / "experiment"
+        known = sorted(str(path.relative_to(folder).with_suffix("")) for path in folder.rglob("*.yaml"))
+        reason = str(err).splitlines()[0]  # Hydra appends its config search path
+        raise ConfigError(f"base_experiment={experiment}: {reason}. Known: {', '.join(known)}") from None
+
+
+def sample_cache_dir(cfg: DictConfig, run_dir: Path | None) -> Path | None:
+    """Where finished samples are cached: ``cache_dir`` as given; its default (``default``) is
+    ``<run_dir>/eval_cache`` for a run and ``<paths.cache_dir>/eval_cache`` for a base experiment's model; null: no
+    cache."""
+    value = cfg.get("cache_dir")
+    if not value:
+        return None
+    if str(value) != DEFAULT_CACHE:
+        return Path(str(value))
+    return run_dir / "eval_cache" if run_dir is not None else Path(str(cfg.paths.cache_dir)) / "eval_cache"

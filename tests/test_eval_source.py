@@ -1,0 +1,67 @@
+"""``rlrewards-eval base_experiment=<name>``: an experiment's base model evaluated without a training run
+(``rlrewards.eval.source``), exactly as a run of that experiment is evaluated."""
+
+import json
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.core.global_hydra import GlobalHydra
+from test_cli import REPO_ROOT, compose_eval
+from test_rlcr_eval import save_run
+
+from rlrewards.config import ConfigError
+from rlrewards.evaluate import evaluate_run
+
+EXPERIMENT = "grpo/arith_tiny"
+EVAL = ["limit=4", "max_new_tokens=6", "batch_size=8", "progress=false", "decodings.sampled.num_samples=2"]
+
+
+def compose_experiment_eval(output_dir, overrides):
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
+        return compose(config_name="eval", overrides=[f"paths.output_dir={output_dir}", *overrides])
+
+
+@pytest.fixture(scope="module")
+def run(tmp_path_factory):
+    """A run of the experiment as rlrewards-train leaves it, holding the untrained tiny model."""
+    return save_run(tmp_path_factory.mktemp("run"), [f"experiment={EXPERIMENT}"])
+
+
+def records(out):
+    return [json.loads(line) for line in (out / "samples.jsonl").open()]
+
+
+def test_an_experiment_s_base_model_is_evaluated_as_a_run_of_the_experiment_is(run, tmp_path):
+    from_run = evaluate_run(compose_eval(run, tmp_path / "run_eval", EVAL))
+    overrides = [
+        f"base_experiment={EXPERIMENT}",
+        f"checkpoint={run / 'model'}",
+        f"paths.cache_dir={tmp_path / 'cache'}",
+    ]
+    base = evaluate_run(compose_experiment_eval(tmp_path / "base_eval", [*EVAL, *overrides]))
+    assert base["num_problems"] == from_run["num_problems"] == 4
+    for key in ("accuracy_greedy", "accuracy_sampled", "pass@2_sampled", "maj@2_sampled"):
+        assert base[key] == from_run[key], key
+    samples = [(r["id"], r["decoding"], r["completion"]) for r in records(tmp_path / "base_eval")]
+    assert samples == [(r["id"], r["decoding"], r["completion"]) for r in records(tmp_path / "run_eval")]
+    assert len(samples) == 4 * (1 + 2)  # greedy and 2 sampled per problem
+    # no run directory: the samples are cached under paths.cache_dir, the run's under the run
+    assert any((tmp_path / "cache" / "eval_cache").iterdir()) and (run / "eval_cache").is_dir()
+
+
+@pytest.mark.parametrize(
+    "overrides, message",
+    [
+        ([], "exactly one"),
+        (["run_dir=somewhere", f"base_experiment={EXPERIMENT}"], "exactly one"),
+        ([f"base_experiment={EXPERIMENT}"], r"no hub id or directory \(model.name_or_path\) to load; pass checkpoint="),
+        (["base_experiment=grpo/nope", "checkpoint=x"], r"base_experiment=grpo/nope: .*Known: .*grpo/arith_tiny"),
+    ],
+)
+def test_what_to_evaluate_is_checked_before_any_model_loads(overrides, message, tmp_path, monkeypatch):
+    import rlrewards.evaluate as evaluate_module
+
+    monkeypatch.setattr(evaluate_module, "load_generation", lambda *a, **k: pytest.fail("a model was loaded"))
+    with pytest.raises(ConfigError, match=message):
+        evaluate_run(compose_experiment_eval(tmp_path / "out", [*EVAL, *overrides]))
