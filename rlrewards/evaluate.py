@@ -11,7 +11,8 @@ papers' Pass@1); with n > 1 samples the metrics also hold unbiased pass@k and ma
 voting (``bon_sc@k``, ``borda_sc@k``; ``rlrewards.eval.self_certainty_eval``). Every rate has a
 ``<metric>_stderr`` next to it.
 
-Finished samples are cached under ``cache_dir`` (default ``<run_dir>/eval_cache``), keyed by the checkpoint's
+Finished samples are cached under ``cache_dir`` (default ``<run_dir>/eval_cache``; for ``base_experiment=``,
+``<paths.cache_dir>/eval_cache``), keyed by the checkpoint's
 identity, the chat-templated prompt, the decoding, the seed and the backend: running the same evaluation twice
 generates nothing the second time, and a killed evaluation resumes from its last finished batch. ``backend=vllm``
 generates, and runs the recipes' evaluation hooks (``rlrewards.eval.hooks``), with vLLM instead of HF (untested
@@ -41,7 +42,7 @@ from rlrewards.eval.generation import Engine, decodings_from_config, evaluate_sp
 from rlrewards.eval.hooks import EvaluationHook, HookSetup, select_hooks
 from rlrewards.eval.plots import reliability_diagrams
 from rlrewards.eval.self_certainty_eval import wants_hf_scoring
-from rlrewards.eval.source import evaluated_model, sample_cache_dir
+from rlrewards.eval.source import EvaluatedModel, evaluated_model, sample_cache_dir
 from rlrewards.models.loading import load_pretrained, load_tokenizer
 from rlrewards.rundir import atomic_write_json, atomic_write_lines, refuse_reused_run_dir, require_writable_dir
 from rlrewards.train import CONFIG_DIR
@@ -77,7 +78,7 @@ def evaluate_run(cfg: DictConfig) -> dict[str, Any]:
     validate_eval_decodings(cfg)
     out = Path(cfg.paths.output_dir)
     check_output_places(cfg, out, run_dir)
-    generation = load_generation(cfg, train_cfg, run_dir, checkpoint, backend)
+    generation = load_generation(cfg, evaluated, backend)
     if benchmarks is None:
         task = instantiate(train_cfg.task, _convert_="all")
         result = evaluate_task(cfg, cfg, task, train_cfg, generation, out, checkpoint)
@@ -138,30 +139,35 @@ def vllm_options(cfg: DictConfig) -> dict[str, float]:
     return {"gpu_memory_utilization": number}
 
 
-def load_hf_model(checkpoint: str):
-    """``(model, tokenizer)``: the checkpoint as an HF model, on the GPU when there is one."""
-    model, tokenizer = load_pretrained(checkpoint, dtype="auto")
+def load_hf_model(checkpoint: str, loader: dict | None = None, chat_template: str | None = None):
+    """``(model, tokenizer)``: the checkpoint as an HF model, on the GPU when there is one; ``loader``: keyword
+    arguments of ``load_pretrained`` (a base experiment's revision); ``chat_template``: installed on the tokenizer."""
+    model, tokenizer = load_pretrained(checkpoint, dtype="auto", **(loader or {}))
+    if chat_template is not None:
+        tokenizer.chat_template = chat_template
     if torch.cuda.is_available():  # from_pretrained loads onto the CPU; generate there only without a GPU
         model.to("cuda")
     return model, tokenizer
 
 
-def load_generation(
-    cfg: DictConfig, train_cfg: DictConfig, run_dir: Path | None, checkpoint: str, backend: str
-) -> Generation:
+def load_generation(cfg: DictConfig, evaluated: EvaluatedModel, backend: str) -> Generation:
     """The checkpoint as an engine for ``backend``, the evaluation hooks, and the cache. With vLLM no HF model loads,
     unless ``self_certainty.vllm_hf_scoring`` asks for one, and then at its first scoring only."""
+    train_cfg, run_dir, checkpoint = evaluated.train_config, evaluated.run_dir, evaluated.checkpoint
     hooks = evaluation_hooks(cfg, train_cfg, run_dir, checkpoint)  # a bad hook setting fails before any model loads
+    load_model = partial(load_hf_model, checkpoint, evaluated.loader, evaluated.chat_template)
     if backend == "hf":
-        model, tokenizer = load_hf_model(checkpoint)
+        model, tokenizer = load_model()
         engine = hf_engine(model, tokenizer)
     else:
         from rlrewards.eval.vllm_engine import vllm_engine
 
-        tokenizer = load_tokenizer(checkpoint)
+        tokenizer = load_tokenizer(checkpoint, **evaluated.loader)
+        if evaluated.chat_template is not None:
+            tokenizer.chat_template = evaluated.chat_template
         scorer = None
         if wants_hf_scoring(cfg.get("self_certainty")):
-            scorer = lazy_hf_self_certainty(partial(load_hf_model, checkpoint))
+            scorer = lazy_hf_self_certainty(load_model)
         options = vllm_options(cfg)
         if scorer is not None and not options:
             logger.warning(

@@ -65,3 +65,34 @@ def test_what_to_evaluate_is_checked_before_any_model_loads(overrides, message, 
     monkeypatch.setattr(evaluate_module, "load_generation", lambda *a, **k: pytest.fail("a model was loaded"))
     with pytest.raises(ConfigError, match=message):
         evaluate_run(compose_experiment_eval(tmp_path / "out", [*EVAL, *overrides]))
+
+
+def test_a_base_experiment_s_model_is_loaded_as_training_loads_it(tmp_path):
+    """The experiment's chat template (here Qwen3's without thinking) goes on the tokenizer, and its hub id is the
+    checkpoint; a run's own model/ needs neither (its saved tokenizer carries the template)."""
+    from rlrewards.eval.source import evaluated_model
+    from rlrewards.models.loading import CHAT_TEMPLATES
+
+    evaluated = evaluated_model(compose_experiment_eval(tmp_path, ["base_experiment=nsr/qwen3-4b_nsr"]))
+    assert evaluated.checkpoint == "Qwen/Qwen3-4B" and evaluated.run_dir is None
+    assert evaluated.chat_template == CHAT_TEMPLATES["qwen3_no_thinking"]
+    plain = evaluated_model(compose_experiment_eval(tmp_path, ["base_experiment=grpo/arith_tiny", "checkpoint=x"]))
+    assert plain.chat_template is None and plain.checkpoint == "x"
+
+
+def test_the_template_is_installed_on_the_loaded_tokenizer(run):
+    from rlrewards.evaluate import load_hf_model
+
+    _, tokenizer = load_hf_model(str(run / "model"), {}, chat_template="{{ messages[0]['content'] }}")
+    assert tokenizer.apply_chat_template([{"role": "user", "content": "1+1"}], tokenize=False) == "1+1"
+
+
+def test_compose_works_inside_rlrewards_eval_s_own_hydra_app():
+    """Inside rlrewards-eval (@hydra.main) Hydra is initialised already: the experiment composes from that state."""
+    from rlrewards.eval.source import compose_experiment
+
+    GlobalHydra.instance().clear()
+    with initialize_config_dir(config_dir=str(REPO_ROOT / "conf"), version_base="1.3"):
+        assert GlobalHydra.instance().is_initialized()
+        cfg = compose_experiment("nsr/qwen2.5-math-7b_grpo")
+    assert cfg.model.name_or_path == "Qwen/Qwen2.5-Math-7B" and cfg.recipe.name == "grpo"

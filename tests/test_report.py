@@ -1,6 +1,7 @@
 """rlrewards-report's pieces on hand-made runs: paper-vs-ours cells, curve and vote aggregation, W&B records."""
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -119,12 +120,15 @@ def test_a_base_model_row_reads_the_evaluations_of_its_experiment_s_untrained_mo
     run_dir.mkdir(parents=True)
     (run_dir / "summary.json").write_text(json.dumps({"seed": 0, "task": "arith", "experiment": "x/one"}))
     trained = tmp_path / "evals" / "trained"
-    for seed, accuracy in [(0, 0.02), (1, 0.04)]:
-        out = tmp_path / "evals" / f"base{seed}"
+    # seed 0 asked for by default and again by its hub id (the later one wins); seed 1 by default
+    for name, seed, asked, accuracy in [("b0", 0, None, 0.5), ("b0_again", 0, "org/m", 0.02), ("b1", 1, None, 0.04)]:
+        out = tmp_path / "evals" / name
         (out / ".hydra").mkdir(parents=True)
-        config = {"run_dir": None, "base_experiment": "x/one", "checkpoint": None, "seed": seed}
+        config = {"run_dir": None, "base_experiment": "x/one", "checkpoint": asked, "seed": seed}
         (out / ".hydra" / "config.yaml").write_text(yaml.safe_dump(config))
-        (out / "metrics.json").write_text(json.dumps({"a": {"task": "a", "accuracy_greedy": accuracy}}))
+        metrics = {"a": {"task": "a", "checkpoint": "org/m", "accuracy_greedy": accuracy}}
+        (out / "metrics.json").write_text(json.dumps(metrics))
+        os.utime(out / "metrics.json", (1000 + len(name), 1000 + len(name)))  # b0, b1, then b0_again
     (trained / ".hydra").mkdir(parents=True)
     (trained / ".hydra" / "config.yaml").write_text(yaml.safe_dump({"run_dir": str(run_dir), "seed": 0}))
     (trained / "metrics.json").write_text(json.dumps({"a": {"task": "a", "accuracy_greedy": 0.4}}))

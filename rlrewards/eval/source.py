@@ -13,7 +13,7 @@ Exactly one of the two is given; either mistake is a ConfigError before any mode
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from hydra import compose, initialize_config_dir
@@ -23,6 +23,7 @@ from omegaconf import DictConfig, OmegaConf
 
 from rlrewards.config import ConfigError
 from rlrewards.eval.trust import check_run_config
+from rlrewards.models.loading import chat_template_choice
 
 CONFIG_DIR = Path(__file__).resolve().parents[2] / "conf"
 DEFAULT_CACHE = "default"  # cache_dir's default value: see sample_cache_dir
@@ -33,6 +34,11 @@ class EvaluatedModel:
     train_config: DictConfig  # the run's (or the experiment's) training config
     run_dir: Path | None  # None for an experiment's base model
     checkpoint: str
+    # A base experiment's model is loaded as training would load it (rlrewards.models.loading.load_policy): its
+    # model.revision and trust_remote_code, and its model.chat_template installed on the tokenizer. A run's model/
+    # needs neither: its saved tokenizer carries the template it trained with.
+    loader: dict = field(default_factory=dict)
+    chat_template: str | None = None
 
 
 def evaluated_model(cfg: DictConfig) -> EvaluatedModel:
@@ -61,13 +67,18 @@ def trained_run(cfg: DictConfig, run_dir: Path) -> EvaluatedModel:
 
 def base_model(cfg: DictConfig, experiment: str) -> EvaluatedModel:
     train_cfg = compose_experiment(experiment)
-    checkpoint = cfg.checkpoint or train_cfg.model.get("name_or_path")
+    model = train_cfg.model
+    checkpoint = cfg.checkpoint or model.get("name_or_path")
     if not checkpoint:
         raise ConfigError(
-            f"base_experiment={experiment}: its model ({train_cfg.model.get('name')}) is built in-process, with no hub "
+            f"base_experiment={experiment}: its model ({model.get('name')}) is built in-process, with no hub "
             "id or directory (model.name_or_path) to load; pass checkpoint=<hub id or directory>"
         )
-    return EvaluatedModel(train_cfg, None, str(checkpoint))
+    loader = {"trust_remote_code": True} if model.get("trust_remote_code") else {}
+    if cfg.checkpoint is None and model.get("revision"):  # the revision pins the experiment's own hub id only
+        loader["revision"] = str(model.revision)
+    template = chat_template_choice(model.get("chat_template"))
+    return EvaluatedModel(train_cfg, None, str(checkpoint), loader, template)
 
 
 def compose_experiment(experiment: str) -> DictConfig:

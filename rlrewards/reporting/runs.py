@@ -116,7 +116,8 @@ def _evaluations(paths: list[Path]) -> list[tuple[Path | tuple, Path]]:
         hydra_config = metrics_path.parent / ".hydra" / "config.yaml"
         config = OmegaConf.load(hydra_config) if hydra_config.exists() else None
         if config is not None and config.get("base_experiment"):
-            checkpoint = config.get("checkpoint") or "default"
+            # the checkpoint the metrics record: the same model asked for by hub id or by default is one model
+            checkpoint = _metrics_checkpoint(json.loads(metrics_path.read_text())) or config.get("checkpoint")
             found.append(((str(config.base_experiment), str(checkpoint), config.get("seed")), metrics_path))
             continue
         run_dir = config.get("run_dir") if config is not None else None
@@ -125,6 +126,12 @@ def _evaluations(paths: list[Path]) -> list[tuple[Path | tuple, Path]]:
         if run_dir:
             found.append((Path(run_dir).resolve(), metrics_path))
     return found
+
+
+def _metrics_checkpoint(metrics: dict[str, Any]) -> str | None:
+    """The checkpoint an evaluation's metrics record (a single task's, or its first benchmark's)."""
+    entries = [metrics] if "checkpoint" in metrics else [m for m in metrics.values() if isinstance(m, dict)]
+    return next((str(entry["checkpoint"]) for entry in entries if entry.get("checkpoint")), None)
 
 
 def _checkpoint_run_dir(metrics: dict[str, Any]) -> Path | None:
