@@ -45,21 +45,29 @@ def tiny():
     return model, tokenizer
 
 
-def generation_batch(tiny, tmp_path, estimator):
-    """The trainer and its output for one generation batch of dataset prompts 0 and 1."""
-    model, tokenizer = tiny
-    dataset = small_dataset(DATASET)
-    trainer = RecipeGRPOTrainer(
+def refill_trainer(model, tokenizer, out, estimator, **args) -> RecipeGRPOTrainer:
+    """The trainer over the tiny model and the 8-prompt training set, 2 prompts x GROUP per generation batch."""
+    return RecipeGRPOTrainer(
         model=model,
         reward_funcs=[digit_fraction],
-        args=grpo_args(tmp_path, per_device_train_batch_size=ROWS, num_generations=GROUP),
-        train_dataset=dataset,
+        args=grpo_args(out, per_device_train_batch_size=ROWS, num_generations=GROUP, **args),
+        train_dataset=small_dataset(DATASET),
         processing_class=tokenizer,
         advantage_estimator=estimator,
     )
+
+
+def first_batch(trainer):
+    """The trainer's output for one generation batch of dataset prompts 0 and 1."""
     trainer.model.train()
-    inputs = [dict(dataset[p]) for p in (0, 1) for _ in range(GROUP)]
-    return trainer, trainer._generate_and_score_completions(inputs)
+    inputs = [dict(trainer.train_dataset[p]) for p in (0, 1) for _ in range(GROUP)]
+    return trainer._generate_and_score_completions(inputs)
+
+
+def generation_batch(tiny, tmp_path, estimator):
+    """The trainer and its output for one generation batch of dataset prompts 0 and 1."""
+    trainer = refill_trainer(*tiny, tmp_path, estimator)
+    return trainer, first_batch(trainer)
 
 
 def stream_order(seed: int = 0) -> list[int]:
@@ -154,20 +162,11 @@ def test_without_a_limit_the_refill_stops_after_one_pass_over_the_training_set(t
 
 def test_cached_prompts_are_regenerated_once_a_whole_batch_has_gathered(tiny, tmp_path):
     estimator = DropGroups({0: [1]})
-    model, tokenizer = tiny
     dataset = small_dataset(DATASET)
     cached = [dict(dataset[5]), dict(dataset[6])]
-    trainer = RecipeGRPOTrainer(
-        model=model,
-        reward_funcs=[digit_fraction],
-        args=grpo_args(tmp_path, per_device_train_batch_size=ROWS, num_generations=GROUP),
-        train_dataset=dataset,
-        processing_class=tokenizer,
-        advantage_estimator=estimator,
-    )
-    trainer.model.train()
+    trainer = refill_trainer(*tiny, tmp_path, estimator)
     trainer._refill_cache = list(cached)
-    trainer._generate_and_score_completions([dict(dataset[p]) for p in (0, 1) for _ in range(GROUP)])
+    first_batch(trainer)
     refill_batch = estimator.calls[1]
     assert [refill_batch.row_fields[i]["answer"] for i in (0, 4)] == [row["answer"] for row in cached]
     assert trainer._refill_drawn == 0  # nothing drawn from the stream
@@ -187,14 +186,8 @@ def test_the_stream_position_and_cache_are_saved_and_read_back(tiny, tmp_path):
 def test_training_steps_with_refills_run_through_the_whole_loop(tiny, tmp_path):
     model, tokenizer = tiny
     estimator = DropGroups({0: [0]})
-    trainer = RecipeGRPOTrainer(
-        model=copy.deepcopy(model),  # trained: the module's other tests keep the untrained one
-        reward_funcs=[digit_fraction],
-        args=grpo_args(tmp_path, per_device_train_batch_size=ROWS, num_generations=GROUP, max_steps=2),
-        train_dataset=small_dataset(DATASET),
-        processing_class=tokenizer,
-        advantage_estimator=estimator,
-    )
+    # trained: a copy, so that the module's other tests keep the untrained model
+    trainer = refill_trainer(copy.deepcopy(model), tokenizer, tmp_path, estimator, max_steps=2)
     trainer.train()
     assert [b.generation_attempt for b in estimator.calls] == [0, 1, 0, 1]
     losses = [entry["loss"] for entry in trainer.state.log_history if "loss" in entry]
@@ -228,21 +221,9 @@ def test_a_resumed_run_continues_the_refill_stream_where_the_checkpoint_left_it(
     model, tokenizer = tiny
 
     def trainer(max_steps, estimator):
-        args = grpo_args(
-            tmp_path / "run",
-            per_device_train_batch_size=ROWS,
-            num_generations=GROUP,
-            max_steps=max_steps,
-            save_strategy="steps",
-            save_steps=1,
-        )
-        return RecipeGRPOTrainer(
-            model=copy.deepcopy(model),
-            reward_funcs=[digit_fraction],
-            args=args,
-            train_dataset=small_dataset(DATASET),
-            processing_class=tokenizer,
-            advantage_estimator=estimator,
+        out = tmp_path / "run"
+        return refill_trainer(
+            copy.deepcopy(model), tokenizer, out, estimator, max_steps=max_steps, save_strategy="steps", save_steps=1
         )
 
     first = trainer(1, DropGroups({0: [0]}))

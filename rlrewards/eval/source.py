@@ -24,8 +24,8 @@ from omegaconf import DictConfig, OmegaConf
 from rlrewards.config import ConfigError
 from rlrewards.eval.trust import check_run_config
 from rlrewards.models.loading import chat_template_choice
+from rlrewards.train import CONFIG_DIR
 
-CONFIG_DIR = Path(__file__).resolve().parents[2] / "conf"
 DEFAULT_CACHE = "default"  # cache_dir's default value: see sample_cache_dir
 
 
@@ -88,10 +88,10 @@ def compose_experiment(experiment: str) -> DictConfig:
     try:
         if GlobalHydra.instance().is_initialized():  # inside rlrewards-eval's Hydra app: its search path is conf/
             return compose(config_name="train", overrides=overrides)
-        with initialize_config_dir(config_dir=str(CONFIG_DIR), version_base="1.3"):
+        with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
             return compose(config_name="train", overrides=overrides)
     except HydraException as err:
-        folder = CONFIG_DIR / "experiment"
+        folder = Path(CONFIG_DIR) / "experiment"
         known = sorted(str(path.relative_to(folder).with_suffix("")) for path in folder.rglob("*.yaml"))
         reason = str(err).splitlines()[0]  # Hydra appends its config search path
         raise ConfigError(f"base_experiment={experiment}: {reason}. Known: {', '.join(known)}") from None

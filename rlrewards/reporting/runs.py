@@ -128,15 +128,18 @@ def _evaluations(paths: list[Path]) -> list[tuple[Path | tuple, Path]]:
     return found
 
 
+def _metric_entries(metrics: dict[str, Any]) -> list[dict[str, Any]]:
+    """A metrics.json's per-task entries: the single task's, or each benchmark's of a suite."""
+    return [metrics] if "checkpoint" in metrics else [m for m in metrics.values() if isinstance(m, dict)]
+
+
 def _metrics_checkpoint(metrics: dict[str, Any]) -> str | None:
     """The checkpoint an evaluation's metrics record (a single task's, or its first benchmark's)."""
-    entries = [metrics] if "checkpoint" in metrics else [m for m in metrics.values() if isinstance(m, dict)]
-    return next((str(entry["checkpoint"]) for entry in entries if entry.get("checkpoint")), None)
+    return next((str(entry["checkpoint"]) for entry in _metric_entries(metrics) if entry.get("checkpoint")), None)
 
 
 def _checkpoint_run_dir(metrics: dict[str, Any]) -> Path | None:
-    entries = [metrics] if "checkpoint" in metrics else [m for m in metrics.values() if isinstance(m, dict)]
-    for entry in entries:
+    for entry in _metric_entries(metrics):
         checkpoint = Path(str(entry.get("checkpoint", "")))
         if checkpoint.name == "model" and (checkpoint.parent / "summary.json").exists():
             return checkpoint.parent

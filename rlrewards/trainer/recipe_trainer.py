@@ -295,9 +295,14 @@ class RecipeTrainerCore(RecipeTrainerBase):
         advantages = output["advantages"]
         output["advantages"] = advantages.masked_fill(dropped.view(-1, *([1] * (advantages.dim() - 1))), 0.0)
         if "num_items_in_batch" in output:
-            tool_mask = output.get("tool_mask")
-            loss_mask = mask if tool_mask is None else mask * tool_mask
-            output["num_items_in_batch"] = self.accelerator.gather(loss_mask.sum()).sum()
+            output["num_items_in_batch"] = self._count_loss_tokens(output)
+
+    def _count_loss_tokens(self, output: dict[str, Any]) -> torch.Tensor:
+        """``num_items_in_batch`` as TRL counts it: loss tokens over every process (gathers: call on all)."""
+        tool_mask = output.get("tool_mask")
+        mask = output["completion_mask"]
+        loss_mask = mask if tool_mask is None else mask * tool_mask
+        return self.accelerator.gather(loss_mask.sum()).sum()
 
     def _log_installed_advantages(self, advantages: torch.Tensor, batch: RolloutBatch) -> None:
         """TRL logs GRPO's per-row advantages of the gathered batch (the completions table); put the estimator's

@@ -143,9 +143,7 @@ class GroupRefillMixin(RecipeTrainerBase):
         rows = torch.arange(local) + self.accelerator.process_index * local
         device = attempts[0].output["completion_ids"].device
         output = {key: value[order[rows]].to(device) for key, value in gathered.items()}
-        tool_mask = output.get("tool_mask")
-        loss_mask = output["completion_mask"] if tool_mask is None else output["completion_mask"] * tool_mask
-        output["num_items_in_batch"] = self.accelerator.gather(loss_mask.sum()).sum()
+        output["num_items_in_batch"] = self._count_loss_tokens(output)
         results = [attempt.result for attempt in attempts]
         if any(set(r.extra) != set(results[0].extra) for r in results):
             raise ValueError("the refill needs the same AdvantageOutput.extra keys from every generation batch")
