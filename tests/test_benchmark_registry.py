@@ -31,6 +31,12 @@ PURE_BOXED = (
 RLPR_SYSTEM = "SYNTHETIC fixture system turn"  # the RLPR-Evaluation fixtures' chat messages, used as they are
 RLPR_USER = "{prompt[1][content]}"
 R1_SYSTEM = "A conversation between User and Assistant. The user asks a question, and the Assistant solves it."
+ZEROEVAL_OEQA = (  # ZeroEval's open-ended template (src/templates/OEQA.py), the self-certainty paper's prompt
+    "\n## Question: \n\n{%s}\n\n\n## Instruction \n\nPlease answer this question by first reasoning and then "
+    "providing your answer.\nPresent your reasoning and solution in the following json format. \nPlease show your "
+    'final answer in the `answer` field, e.g.,`"answer": "42"`.\n\n```json\n{{\n    "reasoning": "___",\n    '
+    '"answer": "___"\n}}\n```\n'
+)
 
 
 @dataclass(frozen=True)
@@ -40,6 +46,7 @@ class Benchmark:
     test_split: str  # the hub split (or slice) our "test" split reads
     fixture: dict[str, str]  # hub split name -> file under tests/fixtures with that split's schema
     experiment: str  # a paper experiment that reports the benchmark: its recipe gives format and system prompt
+    # (or "model=<option>": a paper that trains nothing evaluates that model in the default training config)
     user_prompt: str  # the first fixture row's user turn, as str.format of that raw row
     gold: str  # the first row's ground truth as loaded (multiple choice: the correct letter)
     checker: str
@@ -162,6 +169,18 @@ BENCHMARKS = {
         {"webinstruct_val": "rlpr_eval/webinstruct_val.jsonl"}, "rlpr/qwen2.5-7b", RLPR_USER, "B", "letter",
         "The answer is B", "D", system=RLPR_SYSTEM, extra={"data_source": "WebInstruct-verified-val"},
     ),
+    # The self-certainty paper's sets (conf/suite/self_certainty.yaml): ZeroEval's prompt, json answer and grade,
+    # whatever the run's recipe (the tasks set their own answer format and no system prompt)
+    "GSM8K (ZeroEval)": Benchmark(
+        "zeroeval_gsm", "yuchenlin/zero-eval", "test", {"test": "zeroeval_gsm/test.jsonl"},
+        "model=llama3.1-8b-instruct", ZEROEVAL_OEQA % "question", "# 18", "zeroeval_math", "18", "9",
+        extra={"id": "gsm8k-main-test-#0"},
+    ),
+    "MATH level 5 (ZeroEval)": Benchmark(
+        "math_l5", "AI-MO/aimo-validation-math-level-5", "train", {"train": "math_l5/train.jsonl"},
+        "model=llama3.1-8b-instruct", ZEROEVAL_OEQA % "problem", "-15", "zeroeval_math", "-15", "15",
+        extra={"id": 0},
+    ),
 }  # fmt: skip
 
 # Options that are not evaluation sets the papers report: the embedded demo tasks and the papers' training sets (whose
@@ -178,7 +197,7 @@ TRAINING_ONLY = {
 
 @cache
 def experiment_config(experiment: str):
-    cfg = compose_train([f"experiment={experiment}"])
+    cfg = compose_train([experiment if "=" in experiment else f"experiment={experiment}"])
     OmegaConf.resolve(cfg)
     return cfg
 
@@ -196,7 +215,7 @@ def load_benchmark(benchmark: Benchmark):
     eval_cfg = OmegaConf.create({"benchmarks": {benchmark.option: spec}})
     train_cfg = experiment_config(benchmark.experiment)
     [(_, task)] = benchmark_tasks(eval_cfg, train_cfg).values()
-    return task, train_cfg.recipe.answer_format
+    return task, task.answer_format or train_cfg.recipe.answer_format  # as rlrewards.evaluate picks it
 
 
 @pytest.mark.parametrize("name", list(BENCHMARKS))

@@ -10,6 +10,7 @@ import yaml
 from rlrewards.rehearsal import standins
 from rlrewards.rehearsal.plan import (
     EXPERIMENTS_DIR,
+    discover_evaluations,
     discover_experiments,
     eval_overrides,
     representatives,
@@ -129,6 +130,38 @@ def test_representative_experiment_trains_and_evaluates(experiment, standin_cach
         assert set(json.loads((evaluation / "metrics.json").read_text())) == set(suite["benchmarks"])
 
 
+def test_every_evaluation_only_row_is_discovered_once_with_its_suite():
+    papers = Path(__file__).resolve().parent.parent / "results" / "papers"
+    rows = [
+        (path.stem, row)
+        for path in papers.glob("*.yaml")
+        for row in yaml.safe_load(path.read_text())["reproduce"]
+        if row.get("evaluate_only")
+    ]
+    expected = {f"{paper}:base_experiment={e}" for paper, row in rows for e in row.get("experiments") or []}
+    expected |= {f"{paper}:base_model={row['base_model']}" for paper, row in rows if row.get("base_model")}
+    targets = discover_evaluations()
+    assert sorted(t.name for t in targets) == sorted(expected)  # self_certainty's four rows share one evaluation
+    by_name = {t.name: t for t in targets}
+    assert by_name["self_certainty:base_model=llama3.1-8b-instruct"].suite == "self_certainty"
+    assert [t.paper for t in discover_evaluations("self_certainty")] == ["self_certainty"]
+
+
+@pytest.mark.parametrize("target", discover_evaluations(), ids=lambda t: t.name)
+def test_evaluation_only_row_evaluates_its_model_s_stand_in_on_its_suite(target, standin_cache, tmp_path):
+    """rlrewards-eval base_experiment= / base_model= as make reproduce prints it, with the model's stand-in as
+    checkpoint and fixture data: every benchmark of the suite scored, self-certainty selection included."""
+    from rlrewards.rehearsal.runner import rehearse_evaluation
+
+    outcome = rehearse_evaluation(target, tmp_path, standin_cache)
+    assert (outcome.status, outcome.error) == ("pass", None)
+    [metrics_file] = (tmp_path / "evals").glob("*/metrics.json")
+    metrics = json.loads(metrics_file.read_text())
+    suite = yaml.safe_load((CONF / "suite" / f"{target.suite}.yaml").read_text())
+    assert set(metrics) == set(suite["benchmarks"])
+    assert all("bon_sc@2_sampled" in values and "borda_sc@2_sampled" in values for values in metrics.values())
+
+
 @pytest.mark.slow
 def test_every_experiment_rehearses(tmp_path):
     from rlrewards.rehearsal.cli import main
@@ -137,4 +170,4 @@ def test_every_experiment_rehearses(tmp_path):
     summary = json.loads((tmp_path / "summary.json").read_text())
     failed = {name: entry["error"] for name, entry in summary.items() if entry["status"] != "pass"}
     assert (code, failed) == (0, {})
-    assert set(summary) == set(discover_experiments())
+    assert set(summary) == set(discover_experiments()) | {target.name for target in discover_evaluations()}

@@ -144,6 +144,26 @@ def test_a_base_model_row_reads_the_evaluations_of_its_experiment_s_untrained_mo
     assert cells[("X", "A")].ours == pytest.approx(40.0) and cells[("X", "A")].seeds == 1  # the trained run only
 
 
+def test_a_base_model_row_reads_the_evaluations_of_that_model(tmp_path: Path):
+    """``rlrewards-eval base_model=m`` outputs (a paper that trains nothing) become evaluation-only runs labelled
+    ``model=m``, which the ``evaluate_only`` rows naming ``base_model: m`` read, and no other row."""
+    for name, seed, model, accuracy in [("m0", 0, "m", 0.25), ("m1", 1, "m", 0.75), ("other", 0, "n", 0.9)]:
+        out = tmp_path / "evals" / name
+        (out / ".hydra").mkdir(parents=True)
+        config = {"run_dir": None, "base_experiment": None, "base_model": model, "checkpoint": None, "seed": seed}
+        (out / ".hydra" / "config.yaml").write_text(yaml.safe_dump(config))
+        metrics = {"a": {"task": "a", "checkpoint": f"org/{model}", "accuracy_greedy": accuracy}}
+        (out / "metrics.json").write_text(json.dumps(metrics))
+    found = find_runs([tmp_path])
+    assert sorted((r.experiment, r.summary["seed"]) for r in found) == [("model=m", 0), ("model=m", 1), ("model=n", 0)]
+    assert all(r.evaluation_only for r in found)
+    base_row = {"table": "wide", "model": "M", "method": "Base", "base_model": "m", "evaluate_only": True}
+    cells = {(c.method, c.column): c for c in compare({**PAPER, "reproduce": [base_row]}, found) if c.table == "wide"}
+    assert cells[("Base", "A")].ours == pytest.approx(50.0) and cells[("Base", "A")].seeds == 2
+    trained_row = {**base_row, "evaluate_only": False}  # evaluations of an untrained model never fill a trained row
+    assert all(c.ours is None for c in compare({**PAPER, "reproduce": [trained_row]}, found))
+
+
 def test_mean_curve_keeps_the_steps_every_seed_logged(tmp_path: Path):
     runs = []
     for seed, points in enumerate([[(5, 0.2), (10, 0.4)], [(5, 0.4), (10, 0.8), (15, 1.0)]]):

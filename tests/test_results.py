@@ -43,21 +43,35 @@ def test_reproduce_entries_name_real_rows_and_experiments(path: Path):
     assert entries
     for entry in entries:
         assert (entry["table"], entry["model"], entry["method"]) in rows, entry
-        for experiment in entry["experiments"]:
+        assert entry.get("experiments") or entry.get("base_model"), entry
+        for experiment in entry.get("experiments") or []:
             assert (REPO_ROOT / "conf" / "experiment" / f"{experiment}.yaml").exists(), experiment
+        if entry.get("base_model"):  # a conf/model option, evaluated untrained: only in an evaluate_only row
+            assert (
+                entry.get("evaluate_only") and (REPO_ROOT / "conf" / "model" / f"{entry['base_model']}.yaml").exists()
+            )
         if entry.get("suite"):  # the row's own evaluation suite
             assert (REPO_ROOT / "conf" / "suite" / f"{entry['suite']}.yaml").exists(), entry
     lines = reproduce.commands(path.stem)
-    # each experiment's eval command: the row's own suite where it names one, else the paper's (conf/suite/<paper>)
+    # each experiment's (and base model's) eval command: the row's own suite where it names one, else the paper's
+    # (conf/suite/<paper>); a command several rows share is printed once, the later rows point back to it
     paper_suite = path.stem if (REPO_ROOT / "conf" / "suite" / f"{path.stem}.yaml").exists() else None
-    expected = [entry.get("suite") or paper_suite for entry in entries for _ in entry["experiments"]]
-    evals = [line for line in lines if line.startswith("rlrewards-eval")]
+    sources = [
+        (entry, source)
+        for entry in entries
+        for source in [*(entry.get("experiments") or []), *([entry["base_model"]] if entry.get("base_model") else [])]
+    ]
+    expected = [entry.get("suite") or paper_suite for entry, _ in sources]
+    evals = [line.split("(the same command as above: ")[-1].rstrip(")") for line in lines if "rlrewards-eval" in line]
     assert [line.split(" suite=")[1] if " suite=" in line else None for line in evals] == expected
+    assert len({line for line in lines if line.startswith("rlrewards-eval")}) == len(
+        [line for line in lines if line.startswith("rlrewards-eval")]
+    )
     launches = [line for line in lines if line.startswith(("rlrewards-train", "rlrewards-launch"))]
     trained = [e for e in entries if not e.get("evaluate_only")]  # base-model rows: an evaluation, no training
     assert len(launches) == sum(len(e["experiments"]) for e in trained)
-    base = [line for line in evals if "base_experiment=" in line]
-    assert len(base) == sum(len(e["experiments"]) for e in entries if e.get("evaluate_only"))
+    base = [line for line in evals if "base_experiment=" in line or "base_model=" in line]
+    assert len(base) == sum(1 for entry, _ in sources if entry.get("evaluate_only"))
     for line in launches:
         gpus, plan = reproduce.experiment_plan(line.split("experiment=")[1].split()[0])
         # no batch override: the run derives its accumulation from the paper's batch (rlrewards/plan.py)

@@ -7,8 +7,11 @@
   of a paper's tables, and test-time methods such as self-certainty selection that need no training. Such an
   evaluation has no run directory: its samples are cached under ``<paths.cache_dir>/eval_cache``. (Not
   ``experiment=``: that name is the training config group, which Hydra would try to select here.)
+- ``base_model=<a conf/model option>``: that model as the default training config composes it (``model=<option>``),
+  for a paper that trains nothing (self-certainty's Best-of-N): the suite's benchmarks bring their own prompts,
+  answer formats and checkers.
 
-Exactly one of the two is given; either mistake is a ConfigError before any model loads.
+Exactly one of the three is given; any mistake is a ConfigError before any model loads.
 """
 
 from __future__ import annotations
@@ -41,16 +44,23 @@ class EvaluatedModel:
     chat_template: str | None = None
 
 
+SOURCES = ("run_dir", "base_experiment", "base_model")
+
+
 def evaluated_model(cfg: DictConfig) -> EvaluatedModel:
-    run_dir, experiment = cfg.get("run_dir"), cfg.get("base_experiment")
-    if (run_dir is None) == (experiment is None):
+    given = {key: cfg.get(key) for key in SOURCES if cfg.get(key) is not None}
+    if len(given) != 1:
         raise ConfigError(
-            "give run_dir=<an rlrewards-train run directory> or base_experiment=<a conf/experiment option> (its "
-            f"model, untrained), exactly one; got run_dir={run_dir!r}, base_experiment={experiment!r}"
+            "give run_dir=<an rlrewards-train run directory>, base_experiment=<a conf/experiment option> or "
+            "base_model=<a conf/model option> (the last two: the model untrained), exactly one; got "
+            + ", ".join(f"{key}={cfg.get(key)!r}" for key in SOURCES)
         )
-    if run_dir is not None:
-        return trained_run(cfg, Path(str(run_dir)))
-    return base_model(cfg, str(experiment))
+    ((key, value),) = given.items()
+    if key == "run_dir":
+        return trained_run(cfg, Path(str(value)))
+    if key == "base_experiment":
+        return base_model(cfg, compose_experiment(str(value)))
+    return base_model(cfg, compose_training([f"model={value}"], f"base_model={value}", "model"))
 
 
 def trained_run(cfg: DictConfig, run_dir: Path) -> EvaluatedModel:
@@ -65,13 +75,13 @@ def trained_run(cfg: DictConfig, run_dir: Path) -> EvaluatedModel:
     return EvaluatedModel(train_cfg, run_dir, checkpoint)
 
 
-def base_model(cfg: DictConfig, experiment: str) -> EvaluatedModel:
-    train_cfg = compose_experiment(experiment)
+def base_model(cfg: DictConfig, train_cfg: DictConfig) -> EvaluatedModel:
     model = train_cfg.model
     checkpoint = cfg.checkpoint or model.get("name_or_path")
     if not checkpoint:
+        culprit = next(f"{key}={cfg.get(key)}" for key in SOURCES if cfg.get(key) is not None)
         raise ConfigError(
-            f"base_experiment={experiment}: its model ({model.get('name')}) is built in-process, with no hub "
+            f"{culprit}: its model ({model.get('name')}) is built in-process, with no hub "
             "id or directory (model.name_or_path) to load; pass checkpoint=<hub id or directory>"
         )
     loader = {"trust_remote_code": True} if model.get("trust_remote_code") else {}
@@ -82,25 +92,30 @@ def base_model(cfg: DictConfig, experiment: str) -> EvaluatedModel:
 
 
 def compose_experiment(experiment: str) -> DictConfig:
-    """``train.yaml`` with ``experiment=<experiment>``, as ``rlrewards-train`` composes it (config files of this
-    repository only: nothing from outside rlrewards can be named there without editing conf/)."""
-    overrides = [f"experiment={experiment}"]
+    """``train.yaml`` with ``experiment=<experiment>``, as ``rlrewards-train`` composes it."""
+    return compose_training([f"experiment={experiment}"], f"base_experiment={experiment}", "experiment")
+
+
+def compose_training(overrides: list[str], culprit: str, group: str) -> DictConfig:
+    """``train.yaml`` with ``overrides``, as ``rlrewards-train`` composes it (config files of this repository only:
+    nothing from outside rlrewards can be named there without editing conf/); a bad option is a ConfigError naming
+    ``culprit`` and listing the options of ``group``."""
     try:
         if GlobalHydra.instance().is_initialized():  # inside rlrewards-eval's Hydra app: its search path is conf/
             return compose(config_name="train", overrides=overrides)
         with initialize_config_dir(config_dir=CONFIG_DIR, version_base="1.3"):
             return compose(config_name="train", overrides=overrides)
     except HydraException as err:
-        folder = Path(CONFIG_DIR) / "experiment"
+        folder = Path(CONFIG_DIR) / group
         known = sorted(str(path.relative_to(folder).with_suffix("")) for path in folder.rglob("*.yaml"))
         reason = str(err).splitlines()[0]  # Hydra appends its config search path
-        raise ConfigError(f"base_experiment={experiment}: {reason}. Known: {', '.join(known)}") from None
+        raise ConfigError(f"{culprit}: {reason}. Known: {', '.join(known)}") from None
 
 
 def sample_cache_dir(cfg: DictConfig, run_dir: Path | None) -> Path | None:
     """Where finished samples are cached: ``cache_dir`` as given; its default (``default``) is
-    ``<run_dir>/eval_cache`` for a run and ``<paths.cache_dir>/eval_cache`` for a base experiment's model; null: no
-    cache."""
+    ``<run_dir>/eval_cache`` for a run and ``<paths.cache_dir>/eval_cache`` for a base experiment's (or base
+    model's) model; null: no cache."""
     value = cfg.get("cache_dir")
     if not value:
         return None

@@ -1,12 +1,15 @@
 """``rlrewards-rehearse``: every paper experiment trained and evaluated end to end on CPU with stand-in models
 (``rlrewards/rehearsal/``), before anyone spends a GPU-hour.
 
-    rlrewards-rehearse                      # all of conf/experiment/
+    rlrewards-rehearse                      # all of conf/experiment/, then every evaluation-only row
     rlrewards-rehearse --only laser/        # experiments whose name starts with laser/
+    rlrewards-rehearse --only self_certainty   # names start with the paper: self_certainty:base_model=...
     rlrewards-rehearse --keep-going         # run the rest after a failure (default: stop at the first)
 
-Writes ``outputs/rehearsal/summary.json`` ({experiment: {status, seconds, error}}), prints a table, and exits
-non-zero when any experiment failed.
+The evaluation-only rows of results/papers/ (``rlrewards-eval base_experiment=`` / ``base_model=``: a paper's
+base-model rows, a paper that trains nothing) are evaluated with their suite on the model's stand-in.
+Writes ``outputs/rehearsal/summary.json`` ({name: {status, seconds, error}}), prints a table, and exits non-zero
+when any failed.
 """
 
 from __future__ import annotations
@@ -19,8 +22,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from rlrewards.rehearsal.plan import discover_experiments
-from rlrewards.rehearsal.runner import Outcome, StandInCache, rehearse
+from rlrewards.rehearsal.plan import EvaluationOnly, discover_evaluations, discover_experiments
+from rlrewards.rehearsal.runner import Outcome, StandInCache, rehearse, rehearse_evaluation
 
 DEFAULT_OUTPUTS = Path("outputs") / "rehearsal"
 
@@ -48,15 +51,19 @@ def quiet_offline() -> None:
     datasets.disable_progress_bars()
 
 
-def rehearse_all(experiments: list[str], outputs: Path, keep_going: bool) -> dict[str, Outcome]:
+def rehearse_all(
+    experiments: list[str], outputs: Path, keep_going: bool, evaluations: list[EvaluationOnly] = ()
+) -> dict[str, Outcome]:
     outcomes: dict[str, Outcome] = {}
+    jobs = [(name, rehearse, name) for name in experiments]
+    jobs += [(target.name, rehearse_evaluation, target) for target in evaluations]
     with tempfile.TemporaryDirectory(prefix="rlrewards-standins-") as root:
         cache = StandInCache(Path(root))
-        for experiment in experiments:
-            print(f"== rehearsing {experiment}", flush=True)
-            outcomes[experiment] = rehearse(experiment, outputs, cache)
+        for name, rehearse_one, target in jobs:
+            print(f"== rehearsing {name}", flush=True)
+            outcomes[name] = rehearse_one(target, outputs, cache)
             write_summary(outcomes, outputs)
-            if outcomes[experiment].status == "fail" and not keep_going:
+            if outcomes[name].status == "fail" and not keep_going:
                 break
     return outcomes
 
@@ -81,20 +88,21 @@ def format_table(outcomes: dict[str, Outcome]) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    experiments = discover_experiments(args.only)
-    if not experiments:
-        print(f"no experiment under conf/experiment/ starts with {args.only!r}", file=sys.stderr)
+    experiments, evaluations = discover_experiments(args.only), discover_evaluations(args.only)
+    if not experiments and not evaluations:
+        print(f"no experiment or evaluation-only row starts with {args.only!r}", file=sys.stderr)
         return 2
     quiet_offline()
     started = time.perf_counter()
-    outcomes = rehearse_all(experiments, args.outputs, args.keep_going)
+    outcomes = rehearse_all(experiments, args.outputs, args.keep_going, evaluations)
     print(format_table(outcomes))
     failed = [name for name, outcome in outcomes.items() if outcome.status == "fail"]
     print(
-        f"{len(outcomes) - len(failed)} passed, {len(failed)} failed, {len(experiments) - len(outcomes)} not run, "
+        f"{len(outcomes) - len(failed)} passed, {len(failed)} failed, "
+        f"{len(experiments) + len(evaluations) - len(outcomes)} not run, "
         f"{time.perf_counter() - started:.0f} s; summary: {args.outputs / 'summary.json'}"
     )
-    return 1 if failed or len(outcomes) < len(experiments) else 0
+    return 1 if failed or len(outcomes) < len(experiments) + len(evaluations) else 0
 
 
 if __name__ == "__main__":

@@ -41,6 +41,39 @@ def discover_experiments(only: str | None = None) -> list[str]:
     return [name for name in names if not only or name.startswith(only)]
 
 
+@dataclass(frozen=True)
+class EvaluationOnly:
+    """An ``evaluate_only`` row's evaluation (``rlrewards-eval base_experiment=X`` or ``base_model=M``, with its
+    suite): a paper's base-model rows, and the rows of a paper that trains nothing."""
+
+    paper: str
+    key: str  # "base_experiment" or "base_model"
+    value: str
+    suite: str | None
+
+    @property
+    def name(self) -> str:
+        return f"{self.paper}:{self.key}={self.value}"
+
+
+def discover_evaluations(only: str | None = None) -> list[EvaluationOnly]:
+    """Every distinct evaluation of the ``evaluate_only`` rows of results/papers/ (found there, no list);
+    ``only``: a name prefix (``nsr`` matches ``nsr:base_experiment=...``)."""
+    from rlrewards.reporting.paper import PAPERS_DIR, row_suite
+
+    found: dict[str, EvaluationOnly] = {}
+    for path in sorted(PAPERS_DIR.glob("*.yaml")):
+        for row in yaml.safe_load(path.read_text()).get("reproduce") or []:
+            if not row.get("evaluate_only"):
+                continue
+            sources = [("base_experiment", e) for e in row.get("experiments") or []]
+            sources += [("base_model", row["base_model"])] if row.get("base_model") else []
+            for key, value in sources:
+                target = EvaluationOnly(path.stem, key, str(value), row_suite(path.stem, row, SUITES_DIR))
+                found.setdefault(target.name, target)
+    return [target for name, target in sorted(found.items()) if not only or name.startswith(only)]
+
+
 def is_paper_experiment(experiment: str) -> bool:
     """A paper experiment declares the GPUs of the paper's runs (``resources.gpus``); the CPU demos do not."""
     data = yaml.safe_load((EXPERIMENTS_DIR / f"{experiment}.yaml").read_text()) or {}

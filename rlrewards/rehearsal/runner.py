@@ -1,7 +1,9 @@
 """Rehearse one experiment: compose it with Hydra's compose API as ``rlrewards-train experiment=<name>`` would, swap
 in the stand-ins (model directory, PRM directory, fixtures) and the scaled-down sizes as overrides, train through
 ``rlrewards.pipeline.run``, then evaluate the saved model with its paper's suite through
-``rlrewards.evaluate.evaluate_run``; all in this process (a CLI start-up costs seconds per experiment)."""
+``rlrewards.evaluate.evaluate_run``; all in this process (a CLI start-up costs seconds per experiment). An
+evaluation-only row (``rlrewards-eval base_experiment=`` / ``base_model=``) is rehearsed the same way with its
+model's stand-in as ``checkpoint=``."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from hydra.core.hydra_config import HydraConfig
 from omegaconf import DictConfig, OmegaConf, open_dict
 
 from rlrewards.rehearsal import standins
-from rlrewards.rehearsal.plan import CONFIG_DIR, SIZES, eval_overrides, suite_of, train_overrides
+from rlrewards.rehearsal.plan import CONFIG_DIR, SIZES, EvaluationOnly, eval_overrides, suite_of, train_overrides
 
 
 @dataclass
@@ -181,6 +183,40 @@ def rehearse(experiment: str, outputs: Path, cache: StandInCache) -> Outcome:
         traceback.print_exc()
         return Outcome("fail", time.perf_counter() - started, last_line(err))
     finally:  # later code in this process (other tests, the next experiment) must not see this job's Hydra state
+        GlobalHydra.instance().clear()
+        HydraConfig.instance().cfg = None
+    return Outcome("pass", time.perf_counter() - started)
+
+
+def evaluation_only_config(target: EvaluationOnly, out: Path, cache: StandInCache) -> DictConfig:
+    """``rlrewards-eval <key>=<value> suite=<suite>`` with the stand-in of the model it names as ``checkpoint``
+    (loaded as the real one would be: the experiment's chat template goes on its tokenizer) and fixture data."""
+    from rlrewards.eval.source import evaluated_model
+
+    base = [f"{target.key}={target.value}", *([f"suite={target.suite}"] if target.suite else []), "cache_dir=null"]
+    plain = compose_config("eval", base, out)
+    if not plain.get("benchmarks"):
+        raise ValueError(f"{target.name}: no suite with benchmarks; the rehearsal has no fixture for its own task")
+    train_cfg = evaluated_model(compose_config("eval", [*base, "checkpoint=stand-in"], out)).train_config
+    slot = train_cfg.recipe.get("slot_token")
+    standin = cache.policy(str(train_cfg.model.name), (str(slot),) if slot else ())
+    values = {**eval_overrides(plain), **benchmark_data_overrides(plain), "checkpoint": str(standin)}
+    return compose_config("eval", base + as_overrides(values), out)
+
+
+def rehearse_evaluation(target: EvaluationOnly, outputs: Path, cache: StandInCache) -> Outcome:
+    """Evaluate one evaluation-only row at rehearsal size; a failure is caught and named, never raised."""
+    from rlrewards.evaluate import evaluate_run
+
+    out = outputs / "evals" / target.name.replace(":", "_").replace("/", "_").replace("=", "-")
+    shutil.rmtree(out, ignore_errors=True)
+    started = time.perf_counter()
+    try:
+        evaluate_run(evaluation_only_config(target, out, cache))
+    except Exception as err:  # noqa: BLE001 - as rehearse()
+        traceback.print_exc()
+        return Outcome("fail", time.perf_counter() - started, last_line(err))
+    finally:
         GlobalHydra.instance().clear()
         HydraConfig.instance().cfg = None
     return Outcome("pass", time.perf_counter() - started)

@@ -11,7 +11,8 @@ The paper file says how to compute each of our cells (``compare``), per table::
 A column's value for one run is the mean of ``metric`` over ``benchmarks`` (default: the row's benchmark), times
 ``scale``; it is missing unless every benchmark was evaluated. The runs of a row are those whose experiment is listed
 for it in the paper file's ``reproduce`` (for an ``evaluate_only`` row, the evaluations of that experiment's untrained
-model, ``rlrewards-eval base_experiment=``); our cell is their mean over seeds.
+model, ``rlrewards-eval base_experiment=``, or of its ``base_model``, ``rlrewards-eval base_model=``); our cell is
+their mean over seeds.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from typing import Any
 
 import yaml
 
-from rlrewards.reporting.runs import Run
+from rlrewards.reporting.runs import Run, base_model_label
 
 PAPERS_DIR = Path(__file__).resolve().parents[2] / "results" / "papers"
 SUITES_DIR = Path(__file__).resolve().parents[2] / "conf" / "suite"
@@ -64,13 +65,21 @@ def row_suite(paper_name: str, entry: dict[str, Any], suites_dir: Path = SUITES_
     return paper_name if (suites_dir / f"{paper_name}.yaml").exists() else None
 
 
+def row_sources(entry: dict[str, Any]) -> list[str]:
+    """What a ``reproduce`` row's numbers come from: its experiments, and for a row of a paper that trains nothing its
+    ``base_model`` (a conf/model option, evaluated with ``rlrewards-eval base_model=``), labelled as runs.py labels
+    those evaluations."""
+    model = entry.get("base_model")
+    return [*(entry.get("experiments") or []), *([base_model_label(str(model))] if model else [])]
+
+
 def row_suites(papers_dir: Path = PAPERS_DIR) -> dict[str, tuple[str, str]]:
     """Experiment -> (paper, suite) for every experiment a ``reproduce`` row names its own ``suite`` for."""
     found = {}
     for path in sorted(papers_dir.glob("*.yaml")):
         for entry in yaml.safe_load(path.read_text()).get("reproduce") or []:
             if entry.get("suite"):
-                found.update({experiment: (path.stem, str(entry["suite"])) for experiment in entry["experiments"]})
+                found.update({source: (path.stem, str(entry["suite"])) for source in row_sources(entry)})
     return found
 
 
@@ -91,7 +100,7 @@ def compare(paper: dict[str, Any], runs: list[Run]) -> list[Cell]:
         if spec is None:
             continue
         base_row = bool(entry.get("evaluate_only"))  # a base-model row reads evaluations of the untrained model
-        members = [r for r in runs if r.experiment in set(entry["experiments"]) and r.evaluation_only == base_row]
+        members = [r for r in runs if r.experiment in set(row_sources(entry)) and r.evaluation_only == base_row]
         for row in tables[table_name]["rows"]:
             if (row["model"], row["method"]) != (entry["model"], entry["method"]):
                 continue

@@ -10,7 +10,8 @@ ones ``rlrewards-launch`` (``accelerate launch``) with that many processes and t
 the row's ``suite`` where the paper file names one for it (the NSR paper's Qwen3-4B rows: ``suite=nsr_qwen3``), else
 the paper's suite (``conf/suite/<paper>.yaml``) when there is one, else the run's own task. A row with
 ``evaluate_only: true`` (a paper's "base model" row) trains nothing: its command evaluates the experiment's model as
-it starts (``rlrewards-eval base_experiment=<experiment>``). Runs nothing.
+it starts (``rlrewards-eval base_experiment=<experiment>``), or the row's ``base_model`` (a conf/model option, for a
+paper that trains nothing: ``rlrewards-eval base_model=<option>``). Runs nothing.
 """
 
 from __future__ import annotations
@@ -77,9 +78,12 @@ def commands(paper: str, seed: int = 0) -> list[str]:
         suite = f" suite={name}" if (name := row_suite(paper, row)) else ""
         lines.append(f"\n# {row['table']}: {row['model']} {row['method']}")
         if row.get("evaluate_only"):
-            for experiment in row["experiments"]:
+            for experiment in row.get("experiments") or []:
                 lines.append(f"#   {experiment}: no training, its model as it starts")
                 lines.append(f"rlrewards-eval base_experiment={experiment} seed={seed}{suite}")
+            if row.get("base_model"):
+                lines.append(f"#   conf/model/{row['base_model']}.yaml: no training")
+                lines.append(f"rlrewards-eval base_model={row['base_model']} seed={seed}{suite}")
             continue
         for experiment in row["experiments"]:
             gpus, plan = experiment_plan(experiment)
@@ -87,7 +91,21 @@ def commands(paper: str, seed: int = 0) -> list[str]:
             lines.append(train_command(experiment, gpus, seed))
             run_dir = f"outputs/reproduce/{experiment.replace('/', '_')}-s{seed}"
             lines.append(f"rlrewards-eval run_dir={run_dir}{suite}")
-    return lines
+    return once(lines)
+
+
+def once(lines: list[str]) -> list[str]:
+    """Each command once: rows that one evaluation serves (a paper's methods read from the same samples) point back
+    to it instead of repeating it."""
+    seen: set[str] = set()
+    kept = []
+    for line in lines:
+        if line.startswith("rlrewards-") and line in seen:
+            kept.append(f"#   (the same command as above: {line})")
+            continue
+        seen.add(line)
+        kept.append(line)
+    return kept
 
 
 def main() -> None:

@@ -4,8 +4,9 @@ A training run directory holds ``summary.json`` (with ``eval/<metric>`` on the r
 (the training curves) and ``eval/after.jsonl`` (per-sample records). An ``rlrewards-eval`` output directory holds
 ``metrics.json`` (one task's metrics, or ``{benchmark: metrics}`` for a suite) and Hydra's ``.hydra/config.yaml``,
 whose ``run_dir`` names the training run it evaluated, or whose ``base_experiment`` names the experiment whose
-untrained model it evaluated: those become evaluation-only runs (``Run.evaluation_only``), one per experiment,
-checkpoint and seed, which a paper's ``evaluate_only`` rows (its base-model rows) read.
+untrained model it evaluated (or ``base_model`` the conf/model option: labelled ``model=<option>``): those become
+evaluation-only runs (``Run.evaluation_only``), one per experiment, checkpoint and seed, which a paper's
+``evaluate_only`` rows (its base-model rows) read.
 """
 
 from __future__ import annotations
@@ -58,6 +59,11 @@ class Run:
         if path is None or not path.exists():
             return []
         return read_jsonl(path)
+
+
+def base_model_label(option: str) -> str:
+    """How an evaluation of ``rlrewards-eval base_model=<option>`` is labelled in place of an experiment."""
+    return f"model={option}"
 
 
 def find_runs(paths: list[Path]) -> list[Run]:
@@ -115,10 +121,11 @@ def _evaluations(paths: list[Path]) -> list[tuple[Path | tuple, Path]]:
     for metrics_path in _below(paths, "metrics.json"):
         hydra_config = metrics_path.parent / ".hydra" / "config.yaml"
         config = OmegaConf.load(hydra_config) if hydra_config.exists() else None
-        if config is not None and config.get("base_experiment"):
+        base = _base_label(config) if config is not None else None
+        if base is not None:
             # the checkpoint the metrics record: the same model asked for by hub id or by default is one model
             checkpoint = _metrics_checkpoint(json.loads(metrics_path.read_text())) or config.get("checkpoint")
-            found.append(((str(config.base_experiment), str(checkpoint), config.get("seed")), metrics_path))
+            found.append(((base, str(checkpoint), config.get("seed")), metrics_path))
             continue
         run_dir = config.get("run_dir") if config is not None else None
         if config is None:
@@ -126,6 +133,12 @@ def _evaluations(paths: list[Path]) -> list[tuple[Path | tuple, Path]]:
         if run_dir:
             found.append((Path(run_dir).resolve(), metrics_path))
     return found
+
+
+def _base_label(config: Any) -> str | None:
+    if config.get("base_experiment"):
+        return str(config.base_experiment)
+    return base_model_label(str(config.base_model)) if config.get("base_model") else None
 
 
 def _metric_entries(metrics: dict[str, Any]) -> list[dict[str, Any]]:

@@ -1,0 +1,317 @@
+"""ZeroEval's JSON answer format and math grading, as the self-certainty paper's evaluation uses them.
+
+The self-certainty paper (Kang et al., 2025; backprop07/Self-Certainty, an extension of WildEval/ZeroEval) prompts
+with ZeroEval's open-ended template (conf/task/zeroeval_gsm.yaml): reason, then answer in a JSON object
+``{"reasoning": ..., "answer": ...}``. Its answers are read by ``extract_answer_from_output``
+(``src/evaluation/eval_utils_padding.py``) and graded by ``src/evaluation/new_math.py``:
+
+1. the first complete ``{...}`` (braces counted, strings not: ZeroEval's ``extract_first_complete_json``), parsed with
+   ``json.loads`` after removing line breaks; its ``answer`` as Python's ``str`` of the value;
+2. else the first ``"answer": "..."``, else ``"answer": <run of non-comma, non-space>``, else the same with the bare
+   key ``answer:`` (``extract_values_from_json(..., allow_no_quotes=True)``);
+3. else, for Llama-3.1 models, the word inside the first ``\\boxed{...}`` when "boxed" is in the last 30 characters
+   (``model_specific_extraction``); we apply it whatever the model (the paper's main model is Llama-3.1-8B-Instruct);
+4. then ``AAAA...`` -> ``A`` and ``sanitize_math_answers`` (MATH's string normalisation, fractions to decimals).
+
+Votes compare these sanitized strings, as the official ``voting_from_list.py`` does. The grade
+(``zeroeval_math``): the sanitized prediction equals the sanitized gold (``#`` removed: the zero-eval GSM answers
+read ``# 72``), or, failing that, their first numbers (``-?\\d+(\\.\\d+)?``) are equal as floats.
+
+Where we differ, for untrusted output: every scan is one forward pass (the official regular expressions rescan the
+text from every ``"answer"``); the official ``eval()`` of a fraction becomes a parser of numbers and ``+ - * /``
+only; an answer over ``MAX_SANITIZED_CHARS`` characters is stripped but not normalised (it is never right).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import operator
+import re
+from dataclasses import dataclass
+
+from rlrewards.rewards.checkers import CHECKERS
+from rlrewards.tasks.formats import ANSWER_FORMATS, AnswerFormat
+
+MAX_SANITIZED_CHARS = 1000
+MAX_FRACTION_CHARS = 100  # the arithmetic the official eval() would evaluate: "1/2", "-3/4+1"
+_FIRST_NUMBER = re.compile(r"-?\d+(\.\d+)?")
+_LATEX_FRACTION = re.compile(r"\\frac\{([^}]+)\}\{([^}]+)\}")
+_UNICODE_TO_LATEX = {
+    "π": "\\pi",
+    "√": "\\sqrt",
+    "∞": "\\infty",
+    "≤": "\\leq",
+    "≥": "\\geq",
+    "≠": "\\neq",
+    "→": "\\rightarrow",
+    "←": "\\leftarrow",
+    "∑": "\\sum",
+    "∫": "\\int",
+    "∂": "\\partial",
+    "∧": "\\land",
+    "≈": "\\approx",
+    "∈": "\\in",
+    "⊂": "\\subset",
+    "⊆": "\\subseteq",
+    "⊇": "\\supseteq",
+    "⊄": "\\not\\subset",
+    "⊕": "\\oplus",
+    "⊗": "\\otimes",
+}  # the official table; its "→" appears twice, and the later "\rightarrow" wins
+
+
+def first_json_object(text: str) -> dict | None:
+    """The first top-level ``{...}`` (braces counted, quotes not), parsed without line breaks; None when there is
+    none or it does not parse (later objects are not tried, as in ZeroEval)."""
+    depth, start = 0, 0
+    for match in re.finditer(r"[{}]", text):
+        if match.group() == "{":
+            start = match.start() if depth == 0 else start
+            depth += 1
+        elif depth:
+            depth -= 1
+            if depth == 0:
+                try:
+                    parsed = json.loads(text[start : match.end()].replace("\n", ""))
+                except (ValueError, RecursionError):
+                    return None
+                return parsed if isinstance(parsed, dict) else None
+    return None
+
+
+def _skip_space(text: str, index: int) -> int:
+    while index < len(text) and text[index].isspace():
+        index += 1
+    return index
+
+
+def _value_starts(text: str, key: str):
+    """Positions just after each ``<key>\\s*:\\s*``, in order. Each whitespace run scanned lies between two
+    occurrences of the key, so the scans add up to one pass."""
+    position = text.find(key)
+    while position >= 0:
+        index = _skip_space(text, position + len(key))
+        if index < len(text) and text[index] == ":":
+            yield _skip_space(text, index + 1)
+        position = text.find(key, position + 1)
+
+
+def quoted_value(text: str, key: str) -> str | None:
+    """``"key"\\s*:\\s*"(...)"``: the first such value, up to the next quote."""
+    for start in _value_starts(text, f'"{key}"'):
+        if start < len(text) and text[start] == '"':
+            end = text.find('"', start + 1)
+            return text[start + 1 : end] if end >= 0 else None  # no quote after this one: none after later ones
+    return None
+
+
+def bare_value(text: str, key: str) -> str | None:
+    """``key\\s*:\\s*([^,\\s]*)``: the first match, possibly empty (as the official pattern)."""
+    for start in _value_starts(text, key):
+        end = start
+        while end < len(text) and text[end] != "," and not text[end].isspace():
+            end += 1
+        return text[start:end]
+    return None
+
+
+def boxed_word(text: str) -> str | None:
+    """``\\boxed{(\\w+)}`` anywhere, when "boxed" is in the last 30 characters (ZeroEval's Llama-3.1 fallback)."""
+    if "boxed" not in text[-30:]:
+        return None
+    position = text.find("\\boxed{")
+    while position >= 0:
+        start = end = position + len("\\boxed{")
+        while end < len(text) and (text[end].isalnum() or text[end] == "_"):
+            end += 1
+        if end > start and end < len(text) and text[end] == "}":
+            return text[start:end]
+        position = text.find("\\boxed{", position + 1)
+    return None
+
+
+def raw_answer(text: str) -> str | None:
+    """Steps 1-3 of the module docstring; None when no answer can be read."""
+    parsed = first_json_object(text)
+    if parsed is not None and "answer" in parsed:
+        return str(parsed["answer"])
+    for found in (quoted_value(text, "answer"), bare_value(text, '"answer"'), bare_value(text, "answer")):
+        if found is not None:
+            return found
+    return boxed_word(text)
+
+
+def collapse_repeated_letter(answer: str) -> str:
+    """``BBBBB`` -> ``B`` (LiveBench's multiple-choice answers): the stripped answer, cut to its first character
+    when the first four are equal (ZeroEval's ``convert_AAAAA_to_A``)."""
+    answer = answer.strip()
+    return answer[0] if len(answer) >= 4 and answer[0] == answer[1] == answer[2] == answer[3] else answer
+
+
+def _remove_right_units(text: str) -> str | None:
+    if "\\text{ " not in text:
+        return text
+    parts = text.split("\\text{ ")
+    return parts[0] if len(parts) == 2 else None  # the official assert: two unit markers fail the whole strip
+
+
+def _fix_sqrt(text: str) -> str | None:
+    parts = text.split("\\sqrt")
+    fixed = [parts[0]]
+    for part in parts[1:]:
+        if not part:
+            return None  # the official part[0] raises on a trailing \sqrt
+        fixed.append("\\sqrt" + part if part[0] == "{" else "\\sqrt{" + part[0] + "}" + part[1:])
+    return "".join(fixed)
+
+
+def _fix_fracs(text: str) -> str | None:
+    """``\\frac12`` -> ``\\frac{1}{2}``, ``\\frac1{2}`` -> ``\\frac{1}{2}``; the text unchanged when a ``\\frac`` has
+    fewer than two characters after it (the official assert), None when one has none (its IndexError)."""
+    parts = text.split("\\frac")
+    fixed = [parts[0]]
+    for part in parts[1:]:
+        fixed.append("\\frac")
+        if not part:
+            return None
+        if part[0] == "{":
+            fixed.append(part)
+        elif len(part) < 2:
+            return text
+        elif part[1] != "{":
+            fixed.append("{" + part[0] + "}{" + part[1] + "}" + part[2:])
+        else:
+            fixed.append("{" + part[0] + "}" + part[1:])
+    return "".join(fixed)
+
+
+def _fix_a_slash_b(text: str) -> str:
+    parts = text.split("/")
+    if len(parts) != 2:
+        return text
+    try:
+        numerator, denominator = int(parts[0]), int(parts[1])
+    except ValueError:
+        return text
+    return f"\\frac{{{numerator}}}{{{denominator}}}" if text == f"{numerator}/{denominator}" else text
+
+
+def strip_string(text: str) -> str | None:
+    """MATH's answer normalisation as ZeroEval's ``strip_string``; None where the official one raises."""
+    for old, new in (
+        ("\n", ""),
+        ("\\!", ""),
+        ("\\\\", "\\"),
+        ("tfrac", "frac"),
+        ("dfrac", "frac"),
+        ("\\left", ""),
+        ("\\right", ""),
+        ("^{\\circ}", ""),
+        ("^\\circ", ""),
+        ("\\$", ""),
+    ):
+        text = text.replace(old, new)
+    text = _remove_right_units(text)
+    if text is None:
+        return None
+    text = text.replace("\\%", "").replace(" .", " 0.").replace("{.", "{0.")
+    if not text:
+        return text
+    if text[0] == ".":
+        text = "0" + text
+    sides = text.split("=")
+    if len(sides) == 2 and len(sides[0]) <= 2:
+        text = sides[1]
+    text = _fix_sqrt(text) if "\\sqrt" in text else text
+    if text is None:
+        return None
+    text = _fix_fracs(text.replace(" ", ""))
+    if text is None:
+        return None
+    return _fix_a_slash_b("\\frac{1}{2}" if text == "0.5" else text)
+
+
+_OPERATORS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
+
+
+def arithmetic_value(text: str) -> float | None:
+    """The value of ``text`` when it is numbers joined by ``+ - * /`` (with parentheses and signs), what the
+    official ``eval()`` computes for such text; None for anything else (never evaluated)."""
+    if len(text) > MAX_FRACTION_CHARS:
+        return None
+
+    def value(node: ast.AST) -> float | int:
+        if isinstance(node, ast.Constant) and type(node.value) in (int, float):
+            return node.value
+        if isinstance(node, ast.UnaryOp) and isinstance(node.op, (ast.UAdd, ast.USub)):
+            return value(node.operand) if isinstance(node.op, ast.UAdd) else -value(node.operand)
+        if isinstance(node, ast.BinOp) and type(node.op) in _OPERATORS:
+            return _OPERATORS[type(node.op)](value(node.left), value(node.right))
+        raise ValueError(node)
+
+    try:
+        return float(value(ast.parse(text, mode="eval").body))
+    except (SyntaxError, ValueError, ZeroDivisionError, OverflowError, RecursionError, MemoryError):
+        return None
+
+
+def sanitize_math_answer(answer: str) -> str:
+    """ZeroEval's ``sanitize_math_answers``: dollars and commas out, unicode to LaTeX, ``strip_string``, a
+    ``\\frac{a}{b}`` evaluated to a decimal, integral numbers without ``.0``, spaces out."""
+    answer = answer.strip().replace("$", "").strip().replace(",", "")
+    if len(answer) > MAX_SANITIZED_CHARS:
+        return answer.replace(" ", "")
+    answer = "".join(_UNICODE_TO_LATEX.get(char, char) for char in answer)
+    stripped = strip_string(answer)
+    answer = stripped if stripped is not None else answer  # the official strip fails as a whole
+    if "frac" in answer:
+        answer = _LATEX_FRACTION.sub(r"\1/\2", answer)  # kept when it is no arithmetic, as the official except
+        evaluated = arithmetic_value(answer)
+        answer = str(evaluated) if evaluated is not None else answer
+    try:
+        number = float(answer)
+        answer = str(int(number)) if number.is_integer() else str(number)
+    except (ValueError, OverflowError):
+        pass
+    return answer.replace(" ", "")
+
+
+def zeroeval_answer(text: str) -> str | None:
+    """The answer the official voting and grading compare: steps 1-4 of the module docstring."""
+    if not isinstance(text, str):
+        return None
+    found = raw_answer(text)
+    return None if found is None else sanitize_math_answer(collapse_repeated_letter(found))
+
+
+@dataclass(frozen=True)
+class ZeroEvalJsonFormat(AnswerFormat):
+    """Reasoning, then ``{"reasoning": ..., "answer": ...}`` in a json block (ZeroEval's open-ended template)."""
+
+    def render(self, steps: list[str], answer: str, **extras) -> str:
+        return "```json\n" + json.dumps({"reasoning": " ".join(steps), "answer": answer}, indent=4) + "\n```"
+
+    def extract_answer(self, text: str) -> str | None:
+        return zeroeval_answer(text)
+
+    def is_well_formed(self, text: str) -> bool:
+        return isinstance(text, str) and raw_answer(text) is not None
+
+
+ANSWER_FORMATS.register("zeroeval_json")(
+    ZeroEvalJsonFormat("zeroeval_json", 'Reason, then give {"reasoning": "...", "answer": "..."} in a json block.')
+)
+
+
+@CHECKERS.register("zeroeval_math")
+def zeroeval_math_match(prediction: str | None, answer: str) -> bool:
+    """ZeroEval's math grade (``new_math.py``): ``prediction`` as ``zeroeval_json`` extracts it (sanitized), the
+    gold sanitized here with its ``#`` removed; equal strings, or equal first numbers."""
+    if not isinstance(prediction, str):
+        return False
+    gold = sanitize_math_answer(str(answer).replace("#", "").strip())
+    if prediction == gold:
+        return True
+    predicted, expected = _FIRST_NUMBER.search(prediction), _FIRST_NUMBER.search(gold)
+    return bool(predicted and expected and float(predicted.group()) == float(expected.group()))
