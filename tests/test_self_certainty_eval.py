@@ -47,7 +47,8 @@ def test_bon_and_borda_hand_computed():
     # k=2: the more certain of the first two is wrong for both; Borda: sqrt(2) for it beats 1 for the other
     assert metrics["bon_sc@2"] == 0.0 and metrics["borda_sc@2"] == 0.0
     # k=4, p: votes 7: sqrt 4 = 2, 9: sqrt 3 = 1.73, 5: sqrt 2 + sqrt 1 = 2.41 -> 5 (right); BoN: s0 "7", wrong
-    # k=4, q: s2 (no answer) gives no vote; 4: sqrt 3 = 1.73, 3: sqrt 2 + 1 = 2.41 -> 3 (right); BoN: s2, wrong
+    # k=4, q: s2 (no answer) gives no vote; 4: sqrt 3 = 1.73, 3: sqrt 2 + 1 = 2.41 -> 3 (right); BoN passes over
+    # s2 (no answer) to s1 "4", wrong
     assert metrics["bon_sc@4"] == 0.0 and metrics["borda_sc@4"] == 1.0 and metrics["borda_sc@4_stderr"] == 0.0
     assert set(metrics) == {
         f"{m}@{k}{e}" for m in ("bon_sc", "borda_sc") for k in (1, 2, 4) for e in ("", "_stderr")
@@ -57,6 +58,16 @@ def test_bon_and_borda_hand_computed():
     assert self_certainty_metrics(SCORED, power=1.0)["borda_sc@4"] == 0.5
     # power 0 is majority voting: p 5 (two votes), q 3 (two votes)
     assert self_certainty_metrics(SCORED, power=0.0)["borda_sc@4"] == 1.0
+
+
+def test_best_of_n_passes_over_samples_without_an_answer():
+    """The official selection scores an output without an extractable answer -1e9: the most self-certain sample
+    *with* an answer is chosen; when none has one, the first sample (wrong)."""
+    group = [rec("r", 0, None, False, 9.0), rec("r", 1, "2", True, 1.0), rec("r", 2, "3", False, 0.5)]
+    assert self_certainty_metrics(group, power=0.5, sizes=[1, 2, 3])["bon_sc@2"] == 1.0
+    assert self_certainty_metrics(group, power=0.5, sizes=[1])["bon_sc@1"] == 0.0  # only the unanswered one
+    unanswered = [rec("u", i, None, False, float(i)) for i in range(2)]
+    assert self_certainty_metrics(unanswered, power=0.5, sizes=[2])["bon_sc@2"] == 0.0
 
 
 def exact_pass_at_k(n, c, k):

@@ -9,7 +9,8 @@ when ``self_certainty.vllm_hf_scoring`` is true (loaded at the first multi-sampl
 backend=hf for the same completion texts), else the hook logs why and adds nothing. Over the first k samples of each
 prompt, at the k of maj@k:
 
-- ``bon_sc@k``: the correctness of the single sample with the highest self-certainty (``best_of_n``);
+- ``bon_sc@k``: the correctness of the single sample with the highest self-certainty among those with an extracted
+  answer (``best_of_n``; the first sample when none has one);
 - ``borda_sc@k``: Borda voting, the sample at rank r of k adds (k - r + 1)^power to its answer (``borda_vote``);
 
 both averaged over prompts, with ``_stderr`` over prompts. Selection needs no verifier and no training.
@@ -53,7 +54,10 @@ def selection_at_k(group: Sequence[dict], k: int, power: float) -> tuple[float, 
     """(Best-of-N, Borda) correctness over the first k samples of one prompt, ranked by ``self_certainty``."""
     first = list(group[:k])
     scores = [r["self_certainty"] for r in first]
-    chosen = best_of_n(scores)
+    # Best-of-N passes over samples without an answer, as the official src/self_certainty_from_list.py (score -1e9;
+    # when none has one, the first sample is chosen and is wrong); Borda gives them no vote but counts them in k.
+    answered = [score if r["extracted"] is not None else float("-inf") for r, score in zip(first, scores)]
+    chosen = best_of_n(answered)
     best = float(bool(first[chosen]["correct"])) if chosen is not None else 0.0
     right = {r["extracted"] for r in first if r["correct"]}
     voted = borda_vote([r["extracted"] for r in first], scores, power)

@@ -81,7 +81,8 @@ def borda_vote(answers: Sequence[Hashable], scores: Sequence[float], power: floa
 def best_of_n(scores: Sequence[float]) -> int | None:
     """The index of the highest-scoring sample (self-certainty's Best-of-N, Kang et al., 2025): ties go to the
     earlier sample, NaN never wins over a number (all NaN: the first sample); None for no samples. Unlike
-    ``max_confidence`` it picks a sample, not an answer: a chosen sample without an answer is simply wrong."""
+    ``max_confidence`` it picks a sample, not an answer (the evaluation hook gives samples without an answer -inf
+    first, as the official code does)."""
     scores = _weights(scores)
     best, best_score = None, float("-inf")
     for index, score in enumerate(scores):
