@@ -58,8 +58,9 @@ def test_an_experiment_s_base_model_is_evaluated_as_a_run_of_the_experiment_is(r
         ([f"base_experiment={EXPERIMENT}"], r"no hub id or directory \(model.name_or_path\) to load; pass checkpoint="),
         (["base_experiment=grpo/nope", "checkpoint=x"], r"base_experiment=grpo/nope: .*Known: .*grpo/arith_tiny"),
         ([f"base_experiment={EXPERIMENT}", "base_model=tiny"], "exactly one"),
-        (["base_model=tiny"], r"base_model=tiny: .*no hub id or directory"),
-        (["base_model=nope", "checkpoint=x"], r"base_model=nope: .*Known: .*llama3.1-8b-instruct"),
+        (["base_model=tiny", "suite=self_certainty"], r"base_model=tiny: .*no hub id or directory"),
+        (["base_model=nope", "checkpoint=x", "suite=self_certainty"], r"base_model=nope: .*Known: .*llama3.1"),
+        (["base_model=llama3.1-8b-instruct"], r"base_model=llama3.1-8b-instruct needs suite="),
     ],
 )
 def test_what_to_evaluate_is_checked_before_any_model_loads(overrides, message, tmp_path, monkeypatch):
@@ -88,16 +89,17 @@ def test_a_base_model_is_a_conf_model_option_in_the_default_training_config(run,
     prompts and formats. Evaluated, it gives what base_experiment gives for an experiment over the same model."""
     from rlrewards.eval.source import evaluated_model
 
-    llama = evaluated_model(compose_experiment_eval(tmp_path, ["base_model=llama3.1-8b-instruct"]))
+    llama = evaluated_model(compose_experiment_eval(tmp_path, ["base_model=llama3.1-8b-instruct", "suite=nsr"]))
     assert llama.checkpoint == "meta-llama/Llama-3.1-8B-Instruct" and llama.run_dir is None
     assert llama.train_config.model.name == "llama3.1-8b-instruct" and llama.chat_template is None
-    cached = [f"checkpoint={run / 'model'}", f"paths.cache_dir={tmp_path / 'cache'}"]
+    cached = [f"checkpoint={run / 'model'}", f"paths.cache_dir={tmp_path / 'cache'}", "+benchmarks={arith: {}}"]
     by_model = evaluate_run(compose_experiment_eval(tmp_path / "by_model", [*EVAL, "base_model=tiny", *cached]))
     by_experiment = evaluate_run(
         compose_experiment_eval(tmp_path / "by_exp", [*EVAL, "base_experiment=grpo/demo", *cached])
     )
-    assert by_model["num_problems"] == 4 and by_model["accuracy_greedy"] == by_experiment["accuracy_greedy"]
-    assert records(tmp_path / "by_model") == records(tmp_path / "by_exp")
+    assert by_model["arith"]["num_problems"] == 4
+    assert by_model["arith"]["accuracy_greedy"] == by_experiment["arith"]["accuracy_greedy"]
+    assert records(tmp_path / "by_model" / "arith") == records(tmp_path / "by_exp" / "arith")
 
 
 def test_the_template_is_installed_on_the_loaded_tokenizer(run):

@@ -10,6 +10,7 @@ import yaml
 from rlrewards.rehearsal import standins
 from rlrewards.rehearsal.plan import (
     EXPERIMENTS_DIR,
+    EvaluationOnly,
     discover_evaluations,
     discover_experiments,
     eval_overrides,
@@ -138,13 +139,18 @@ def test_every_evaluation_only_row_is_discovered_once_with_its_suite():
         for row in yaml.safe_load(path.read_text())["reproduce"]
         if row.get("evaluate_only")
     ]
-    expected = {f"{paper}:base_experiment={e}" for paper, row in rows for e in row.get("experiments") or []}
-    expected |= {f"{paper}:base_model={row['base_model']}" for paper, row in rows if row.get("base_model")}
+
+    def own(paper, row):  # a row's own suite, where it is not the paper's, tells two evaluations of one model apart
+        return f" suite={row['suite']}" if row.get("suite") and row["suite"] != paper else ""
+
+    expected = {f"{p}:base_experiment={e}{own(p, row)}" for p, row in rows for e in row.get("experiments") or []}
+    expected |= {f"{p}:base_model={row['base_model']}{own(p, row)}" for p, row in rows if row.get("base_model")}
     targets = discover_evaluations()
     assert sorted(t.name for t in targets) == sorted(expected)  # self_certainty's four rows share one evaluation
     by_name = {t.name: t for t in targets}
     assert by_name["self_certainty:base_model=llama3.1-8b-instruct"].suite == "self_certainty"
     assert [t.paper for t in discover_evaluations("self_certainty")] == ["self_certainty"]
+    assert EvaluationOnly("nsr", "base_experiment", "x", "nsr_qwen3").name == "nsr:base_experiment=x suite=nsr_qwen3"
 
 
 @pytest.mark.parametrize("target", discover_evaluations(), ids=lambda t: t.name)

@@ -9,6 +9,7 @@ import pytest
 from rlrewards.recipes.zeroeval import (
     arithmetic_value,
     first_json_object,
+    latex_to_fraction,
     raw_answer,
     sanitize_math_answer,
     zeroeval_answer,
@@ -71,6 +72,7 @@ def test_fractions_are_evaluated_as_arithmetic_only():
     assert arithmetic_value("(1+2)/3") == 1.0 and arithmetic_value("-3/4") == -0.75
     # what the official eval() would run is never evaluated here
     assert arithmetic_value("__import__('os').getcwd()") is None and arithmetic_value("2**3") is None
+    assert arithmetic_value("7//2") == 3.0 and arithmetic_value("7%4") == 3.0 and arithmetic_value("1%0") is None
     assert sanitize_math_answer("\\frac{__import__('os')}{2}") == "__import__('os')/2"
 
 
@@ -99,7 +101,23 @@ def test_the_grade_compares_sanitized_strings_then_first_numbers():
     assert check("3.50", "3.5") and not check("x", "y")
 
 
-def test_long_answers_are_not_normalised_and_never_hang():
-    long = "1/2" + " 9" * 2000
-    assert sanitize_math_answer(long) == long.replace(" ", "")
-    assert zeroeval_answer('{"answer": "' + "\\frac{" * 9000 + '"}') is not None
+def test_long_answers_are_normalised_like_short_ones():
+    # the first-number rule can grade a long answer right: it is stripped as any other (".5" -> "0.5")
+    assert zeroeval_math_match(zeroeval_answer('{"answer": ".5 ' + "x" * 1000 + '"}'), "0.5")
+    assert sanitize_math_answer("\\frac12" + " y" * 600).startswith("1/2yyy")  # \\frac12 -> \\frac{1}{2} -> 1/2
+
+
+def test_fractions_are_rewritten_as_the_official_substitution():
+    assert latex_to_fraction("\\frac{1}{2}+\\frac{3}{4}") == "1/2+3/4"
+    assert latex_to_fraction("\\frac{}{2} \\frac{1}{} \\frac{1} {2}") == "\\frac{}{2} \\frac{1}{} \\frac{1} {2}"
+    assert latex_to_fraction("\\frac{\\frac{1}{2}}{3}") == "\\frac{1/2}{3}"  # [^}]+ stops at the inner brace
+    assert latex_to_fraction("\\frac{a\\frac{1}{2}") == "a\\frac{1/2"  # the first group runs to the first }
+    assert sanitize_math_answer("\\frac1/2") == "0"  # \\frac{1}{/}2 -> 1//2: floor division, as eval() does
+
+
+def test_hostile_answers_stay_fast_enough_to_finish():
+    """Each is quadratic or worse under the official regular expressions (a run of \\frac{ took 2.2 s at 60 KB);
+    here they finish (a hang detector guards every registered parser in test_adversarial_outputs.py)."""
+    for hostile in ("\\frac{" * 9000, "\\frac{1}" * 9000, '"answer"' * 8000, "answer :" * 8000, "{" * 65536):
+        assert zeroeval_answer('{"answer": "' + hostile + '"}') is not None or zeroeval_answer(hostile) is None
+        assert isinstance(sanitize_math_answer(hostile), str)

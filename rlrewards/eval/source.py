@@ -60,6 +60,11 @@ def evaluated_model(cfg: DictConfig) -> EvaluatedModel:
         return trained_run(cfg, Path(str(value)))
     if key == "base_experiment":
         return base_model(cfg, compose_experiment(str(value)))
+    if not cfg.get("benchmarks"):  # the default training config's own task is the embedded demo's
+        raise ConfigError(
+            f"base_model={value} needs suite=<a suite> (or benchmarks=...): its tasks bring the prompt and answer "
+            "format; without one the model would be scored on the demo task"
+        )
     return base_model(cfg, compose_training([f"model={value}"], f"base_model={value}", "model"))
 
 

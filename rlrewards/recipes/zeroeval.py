@@ -18,13 +18,16 @@ Votes compare these sanitized strings, as the official ``voting_from_list.py`` d
 read ``# 72``), or, failing that, their first numbers (``-?\\d+(\\.\\d+)?``) are equal as floats.
 
 Where we differ, for untrusted output: every scan is one forward pass (the official regular expressions rescan the
-text from every ``"answer"``); the official ``eval()`` of a fraction becomes a parser of numbers and ``+ - * /``
-only; an answer over ``MAX_SANITIZED_CHARS`` characters is stripped but not normalised (it is never right).
+text from every ``"answer"``, and its ``\\frac{a}{b}`` substitution from every ``\\frac{``); the official
+``eval()`` of a fraction becomes a parser of numbers, parentheses and ``+ - * / // %`` (``**`` and any other Python
+stay text) over at most ``MAX_FRACTION_CHARS`` characters (longer arithmetic stays text, where ``eval()`` would
+compute it).
 """
 
 from __future__ import annotations
 
 import ast
+import bisect
 import json
 import operator
 import re
@@ -33,10 +36,8 @@ from dataclasses import dataclass
 from rlrewards.rewards.checkers import CHECKERS
 from rlrewards.tasks.formats import ANSWER_FORMATS, AnswerFormat
 
-MAX_SANITIZED_CHARS = 1000
-MAX_FRACTION_CHARS = 100  # the arithmetic the official eval() would evaluate: "1/2", "-3/4+1"
+MAX_FRACTION_CHARS = 10_000  # the arithmetic the official eval() would evaluate: "1/2", "-3/4+1"
 _FIRST_NUMBER = re.compile(r"-?\d+(\.\d+)?")
-_LATEX_FRACTION = re.compile(r"\\frac\{([^}]+)\}\{([^}]+)\}")
 _UNICODE_TO_LATEX = {
     "π": "\\pi",
     "√": "\\sqrt",
@@ -232,12 +233,46 @@ def strip_string(text: str) -> str | None:
     return _fix_a_slash_b("\\frac{1}{2}" if text == "0.5" else text)
 
 
-_OPERATORS = {ast.Add: operator.add, ast.Sub: operator.sub, ast.Mult: operator.mul, ast.Div: operator.truediv}
+_OPERATORS = {
+    ast.Add: operator.add,
+    ast.Sub: operator.sub,
+    ast.Mult: operator.mul,
+    ast.Div: operator.truediv,
+    ast.FloorDiv: operator.floordiv,  # "\\frac1/2" becomes "1//2" on the way
+    ast.Mod: operator.mod,
+}
+
+
+def latex_to_fraction(text: str) -> str:
+    """ZeroEval's ``latex_to_fraction``: every ``\\frac{a}{b}`` (``a`` and ``b`` non-empty, without ``}``) becomes
+    ``a/b``, left to right, as its regular-expression substitution does, in O(n log n): each ``\\frac{`` is tried
+    once and the next ``}`` found by bisection (the regular expression rescans to it from every ``\\frac{``)."""
+    closes = [match.start() for match in re.finditer("}", text)]
+
+    def next_close(start: int) -> int:
+        index = bisect.bisect_left(closes, start)
+        return closes[index] if index < len(closes) else -1
+
+    pieces, done, position = [], 0, text.find("\\frac{")
+    while position >= 0:
+        first = position + len("\\frac{")
+        end_first = next_close(first)
+        if end_first < 0:
+            break  # no "}" after this one: none after later ones either
+        end_second = next_close(end_first + 2) if text.startswith("{", end_first + 1) else -1
+        if end_first > first and end_second > end_first + 2:
+            pieces += [text[done:position], text[first:end_first], "/", text[end_first + 2 : end_second]]
+            done = end_second + 1
+            position = text.find("\\frac{", done)
+        else:
+            position = text.find("\\frac{", position + 1)
+    return "".join([*pieces, text[done:]])
 
 
 def arithmetic_value(text: str) -> float | None:
-    """The value of ``text`` when it is numbers joined by ``+ - * /`` (with parentheses and signs), what the
-    official ``eval()`` computes for such text; None for anything else (never evaluated)."""
+    """The value of ``text`` when it is numbers joined by ``+ - * / // %`` (with parentheses and signs), what the
+    official ``eval()`` computes for such text; None for anything else (never evaluated) and beyond
+    ``MAX_FRACTION_CHARS``."""
     if len(text) > MAX_FRACTION_CHARS:
         return None
 
@@ -260,13 +295,11 @@ def sanitize_math_answer(answer: str) -> str:
     """ZeroEval's ``sanitize_math_answers``: dollars and commas out, unicode to LaTeX, ``strip_string``, a
     ``\\frac{a}{b}`` evaluated to a decimal, integral numbers without ``.0``, spaces out."""
     answer = answer.strip().replace("$", "").strip().replace(",", "")
-    if len(answer) > MAX_SANITIZED_CHARS:
-        return answer.replace(" ", "")
     answer = "".join(_UNICODE_TO_LATEX.get(char, char) for char in answer)
     stripped = strip_string(answer)
     answer = stripped if stripped is not None else answer  # the official strip fails as a whole
     if "frac" in answer:
-        answer = _LATEX_FRACTION.sub(r"\1/\2", answer)  # kept when it is no arithmetic, as the official except
+        answer = latex_to_fraction(answer)  # kept when it is no arithmetic, as the official except leaves it
         evaluated = arithmetic_value(answer)
         answer = str(evaluated) if evaluated is not None else answer
     try:

@@ -53,7 +53,8 @@ class EvaluationOnly:
 
     @property
     def name(self) -> str:
-        return f"{self.paper}:{self.key}={self.value}"
+        own_suite = f" suite={self.suite}" if self.suite and self.suite != self.paper else ""
+        return f"{self.paper}:{self.key}={self.value}{own_suite}"
 
 
 def discover_evaluations(only: str | None = None) -> list[EvaluationOnly]:

@@ -208,7 +208,7 @@ def rehearse_evaluation(target: EvaluationOnly, outputs: Path, cache: StandInCac
     """Evaluate one evaluation-only row at rehearsal size; a failure is caught and named, never raised."""
     from rlrewards.evaluate import evaluate_run
 
-    out = outputs / "evals" / target.name.replace(":", "_").replace("/", "_").replace("=", "-")
+    out = outputs / "evals" / "".join(c if c.isalnum() or c in "-_." else "_" for c in target.name)
     shutil.rmtree(out, ignore_errors=True)
     started = time.perf_counter()
     try:

@@ -95,12 +95,12 @@ def commands(paper: str, seed: int = 0) -> list[str]:
 
 
 def once(lines: list[str]) -> list[str]:
-    """Each command once: rows that one evaluation serves (a paper's methods read from the same samples) point back
-    to it instead of repeating it."""
+    """Each evaluation command once: rows that one evaluation serves (a paper's methods read from the same samples)
+    point back to it instead of repeating it."""
     seen: set[str] = set()
     kept = []
     for line in lines:
-        if line.startswith("rlrewards-") and line in seen:
+        if line.startswith("rlrewards-eval") and line in seen:
             kept.append(f"#   (the same command as above: {line})")
             continue
         seen.add(line)
