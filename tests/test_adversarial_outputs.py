@@ -39,6 +39,7 @@ TOKENS = (
     "<think>", "</think>", "<answer>", "</answer>", "<analysis>", "</analysis>", "<confidence>", "</confidence>",
     "\\boxed{", "\\fbox{", "{", "}", " ", "\n", "\n\n", "\x00", "0.5", "1", "-3", "nan", "inf", "1e999999999",
     "9" * 50, "2^2^2^2", "10!!", "=", "+", "*", "A", "(B)", "the answer is C", ".",
+    '{"answer": "', '"answer":', "\\frac{", "\\frac12",
 )  # fmt: skip
 
 
@@ -167,6 +168,12 @@ WORST_CASES = {
     "whitespace_before_tags": _fill("</think>" + " " * 1000, KB64, "<answer>"),
     "open_think": "<think>" + _fill("a", KB64 - 7),
     "trailing_space": "<think>x</think><answer>1</answer>" + _fill(" ", KB64 - 35, "x"),
+    # ZeroEval's json answers (zeroeval_json): keys the official regexes rescan from every occurrence, and a
+    # sanitised answer full of \frac{ (the official substitution is quadratic on it)
+    "unclosed_json_answers": _fill('"answer": "', KB64),
+    "bare_answer_keys": _fill("answer :", KB64),
+    "frac_runs_in_json_answer": '{"answer": "' + _fill("\\\\frac{", KB64 - 14, "1}x") + '"}',
+    "fractions_in_json_answer": '{"answer": "' + _fill("\\\\frac{1}{2}+", KB64 - 15, "1") + '"}',
 }
 
 
