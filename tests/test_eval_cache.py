@@ -4,7 +4,6 @@ path against a stand-in module; the progress bar."""
 
 import json
 import sys
-import types
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ from omegaconf import OmegaConf
 from test_cli import compose_eval
 from test_configs import compose_train
 from transformers import Qwen2ForCausalLM
+from vllm_standin import StandInVLLM, request_output
 
 from rlrewards.config import ConfigError
 from rlrewards.eval.cache import SampleCache, checkpoint_identity, prompt_keys
@@ -205,25 +205,15 @@ def test_vllm_backend_fails_clearly_without_vllm(run_dir, tmp_path, monkeypatch)
 def test_vllm_backend_passes_the_decoding_and_returns_the_hf_structure(run_dir, tmp_path, monkeypatch):
     """Against a stand-in for vllm's LLM/SamplingParams: what the backend asks for and what it does with the
     answer. (A real vLLM is untested here.)"""
-    engines, requests = [], []
+    requests = []
 
-    class SamplingParams:
-        def __init__(self, **kwargs):
-            self.kwargs = kwargs
+    def reply(prompts, kwargs):
+        requests.append((prompts, kwargs))
+        return [request_output([f"<answer>{k}</answer>" for k in range(kwargs["n"])]) for _ in prompts]
 
-    class LLM:
-        def __init__(self, **kwargs):
-            engines.append(kwargs)
-
-        def generate(self, prompts, params, use_tqdm):
-            requests.append((prompts, params.kwargs))
-            n = params.kwargs["n"]
-            return [
-                types.SimpleNamespace(outputs=[types.SimpleNamespace(text=f"<answer>{k}</answer>") for k in range(n)])
-                for _ in prompts
-            ]
-
-    monkeypatch.setitem(sys.modules, "vllm", types.SimpleNamespace(LLM=LLM, SamplingParams=SamplingParams))
+    vllm = StandInVLLM(reply)
+    engines = vllm.engines
+    monkeypatch.setitem(sys.modules, "vllm", vllm.module)
     result = evaluate(run_dir, tmp_path / "out", tmp_path / "cache", ["backend=vllm", "seed=3"])
     assert engines == [{"model": str(run_dir / "model"), "seed": 3}]
     greedy = {"n": 1, "temperature": 0.0, "top_p": 1.0, "max_tokens": 6, "seed": 3}

@@ -8,6 +8,7 @@ import sys
 import types
 
 import pytest
+import vllm_standin
 from conftest import FIXTURES
 from datasets import Dataset
 from hydra.errors import InstantiationException
@@ -199,35 +200,22 @@ def test_deepmath_experiments_evaluate_on_problems_they_did_not_train_on(experim
     assert not problems & {row["prompt"][-1]["content"] for row in task.load_split("validation")}
 
 
-class StandInVLLM:
+class StandInVLLM(vllm_standin.StandInVLLM):
     """vllm's LLM/SamplingParams, recording every request: samples state no answer, the answer probe replies 7,
     the confidence probe 85, and the slot token's prompt log-prob cycles through LOGPROBS."""
 
     LOGPROBS = (-13.0, -18.0, -30.0)
 
     def __init__(self):
+        super().__init__(self.reply)
         self.requests = []
-        recorder = self
 
-        class SamplingParams:
-            def __init__(self, **kwargs):
-                self.kwargs = kwargs
-
-        class LLM:
-            def __init__(self, **kwargs):
-                recorder.engine = kwargs
-
-            def generate(self, prompts, params, use_tqdm):
-                kwargs = params.kwargs
-                recorder.requests.append(([p["prompt_token_ids"] for p in prompts], kwargs))
-                if "prompt_logprobs" in kwargs:
-                    return [recorder.logprob_output(p["prompt_token_ids"], i) for i, p in enumerate(prompts)]
-                reply = {50: "7", 20: "85"}.get(kwargs["max_tokens"], "no tags at all")
-                return [
-                    types.SimpleNamespace(outputs=[types.SimpleNamespace(text=reply)] * kwargs["n"]) for _ in prompts
-                ]
-
-        self.module = types.SimpleNamespace(LLM=LLM, SamplingParams=SamplingParams)
+    def reply(self, prompts, kwargs):
+        self.requests.append(([p["prompt_token_ids"] for p in prompts], kwargs))
+        if "prompt_logprobs" in kwargs:
+            return [self.logprob_output(p["prompt_token_ids"], i) for i, p in enumerate(prompts)]
+        reply = {50: "7", 20: "85"}.get(kwargs["max_tokens"], "no tags at all")
+        return [vllm_standin.request_output([reply] * kwargs["n"]) for _ in prompts]
 
     def logprob_output(self, ids, index):
         positions = [None] + [{token: types.SimpleNamespace(logprob=-1.0)} for token in ids[1:-1]]

@@ -5,7 +5,6 @@ vllm module (a real vLLM is untested here)."""
 
 import json
 import sys
-import types
 
 import pytest
 from hydra.utils import instantiate
@@ -13,6 +12,7 @@ from omegaconf import OmegaConf
 from test_cli import compose_eval
 from test_rlcr_eval import save_run
 from transformers import AutoModelForCausalLM
+from vllm_standin import StandInVLLM, request_output
 
 import rlrewards.eval.generation as generation
 import rlrewards.evaluate as evaluate_module
@@ -35,31 +35,10 @@ def run(tmp_path_factory):
     return save_run(tmp_path_factory.mktemp("run"), [])
 
 
-class StandInVLLM:
-    """vllm's LLM/SamplingParams: every request gets REPLIES[:n]; records the engine's keyword arguments."""
-
-    def __init__(self):
-        self.engines = []
-        recorder = self
-
-        class SamplingParams:
-            def __init__(self, **kwargs):
-                self.kwargs = kwargs
-
-        class LLM:
-            def __init__(self, **kwargs):
-                recorder.engines.append(kwargs)
-
-            def generate(self, prompts, params, use_tqdm):
-                texts = REPLIES[: params.kwargs["n"]]
-                return [types.SimpleNamespace(outputs=[types.SimpleNamespace(text=t) for t in texts]) for _ in prompts]
-
-        self.module = types.SimpleNamespace(LLM=LLM, SamplingParams=SamplingParams)
-
-
 @pytest.fixture
 def vllm(monkeypatch):
-    stand_in = StandInVLLM()
+    # every request gets REPLIES[:n]
+    stand_in = StandInVLLM(lambda prompts, kwargs: [request_output(REPLIES[: kwargs["n"]]) for _ in prompts])
     monkeypatch.setitem(sys.modules, "vllm", stand_in.module)
     return stand_in
 

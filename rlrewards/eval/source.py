@@ -58,14 +58,19 @@ def evaluated_model(cfg: DictConfig) -> EvaluatedModel:
     ((key, value),) = given.items()
     if key == "run_dir":
         return trained_run(cfg, Path(str(value)))
-    if key == "base_experiment":
-        return base_model(cfg, compose_experiment(str(value)))
-    if not cfg.get("benchmarks"):  # the default training config's own task is the embedded demo's
+    if key == "base_model" and not cfg.get("benchmarks"):  # the default training config's task is the demo's
         raise ConfigError(
             f"base_model={value} needs suite=<a suite> (or benchmarks=...): its tasks bring the prompt and answer "
             "format; without one the model would be scored on the demo task"
         )
-    return base_model(cfg, compose_training([f"model={value}"], f"base_model={value}", "model"))
+    return base_model(cfg, untrained_config(key, str(value)))
+
+
+def untrained_config(key: str, value: str) -> DictConfig:
+    """The training config whose model ``base_experiment=<value>`` or ``base_model=<value>`` evaluates."""
+    if key == "base_experiment":
+        return compose_experiment(value)
+    return compose_training([f"model={value}"], f"base_model={value}", "model")
 
 
 def trained_run(cfg: DictConfig, run_dir: Path) -> EvaluatedModel:

@@ -31,7 +31,6 @@ import bisect
 import json
 import operator
 import re
-from dataclasses import dataclass
 
 from rlrewards.rewards.checkers import CHECKERS
 from rlrewards.tasks.formats import ANSWER_FORMATS, AnswerFormat
@@ -137,8 +136,13 @@ def raw_answer(text: str) -> str | None:
     parsed = first_json_object(text)
     if parsed is not None and "answer" in parsed:
         return str(parsed["answer"])
-    for found in (quoted_value(text, "answer"), bare_value(text, '"answer"'), bare_value(text, "answer")):
-        if found is not None:
+    fallbacks = (
+        lambda: quoted_value(text, "answer"),
+        lambda: bare_value(text, '"answer"'),
+        lambda: bare_value(text, "answer"),
+    )
+    for fallback in fallbacks:  # in order, each only when the ones before found nothing
+        if (found := fallback()) is not None:
             return found
     return boxed_word(text)
 
@@ -318,7 +322,6 @@ def zeroeval_answer(text: str) -> str | None:
     return None if found is None else sanitize_math_answer(collapse_repeated_letter(found))
 
 
-@dataclass(frozen=True)
 class ZeroEvalJsonFormat(AnswerFormat):
     """Reasoning, then ``{"reasoning": ..., "answer": ...}`` in a json block (ZeroEval's open-ended template)."""
 

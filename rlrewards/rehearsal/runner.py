@@ -191,13 +191,13 @@ def rehearse(experiment: str, outputs: Path, cache: StandInCache) -> Outcome:
 def evaluation_only_config(target: EvaluationOnly, out: Path, cache: StandInCache) -> DictConfig:
     """``rlrewards-eval <key>=<value> suite=<suite>`` with the stand-in of the model it names as ``checkpoint``
     (loaded as the real one would be: the experiment's chat template goes on its tokenizer) and fixture data."""
-    from rlrewards.eval.source import evaluated_model
+    from rlrewards.eval.source import untrained_config
 
     base = [f"{target.key}={target.value}", *([f"suite={target.suite}"] if target.suite else []), "cache_dir=null"]
     plain = compose_config("eval", base, out)
     if not plain.get("benchmarks"):
         raise ValueError(f"{target.name}: no suite with benchmarks; the rehearsal has no fixture for its own task")
-    train_cfg = evaluated_model(compose_config("eval", [*base, "checkpoint=stand-in"], out)).train_config
+    train_cfg = untrained_config(target.key, target.value)
     slot = train_cfg.recipe.get("slot_token")
     standin = cache.policy(str(train_cfg.model.name), (str(slot),) if slot else ())
     values = {**eval_overrides(plain), **benchmark_data_overrides(plain), "checkpoint": str(standin)}
