@@ -8,8 +8,12 @@ first batch dropped and refilled from another, 3 groups of 4 over 2 x 6 rows; or
 ``<out dir> recipes <json>``: train each recipe of ``{"recipes": {name: [config overrides]}, "per_device_batch": n}``
 on fixed completions (``trainer_helpers.train_recipe_on_fixed_completions``); each rank saves ``<name>.rank<r>.pt``.
 
-A failing rank writes its traceback to ``rank<r>.traceback`` in the output dir, for the test to show."""
+A failing rank writes its traceback to ``rank<r>.traceback`` in the output dir, for the test to show. At exit each
+rank writes ``rank<r>.exit``: whether the process group was still initialized once the trainer's exit handler ran.
 
+"""
+
+import atexit
 import json
 import os
 import sys
@@ -28,6 +32,15 @@ from rlrewards.trainer.slot_token import ROW_INDEX
 out_dir = Path(sys.argv[1])
 estimator_name = sys.argv[2] if len(sys.argv) > 2 else "ramp"
 seen = {}
+
+
+def record_process_group_at_exit():
+    initialized = torch.distributed.is_initialized()
+    (out_dir / f"rank{os.environ.get('RANK', '?')}.exit").write_text(json.dumps({"initialized": initialized}))
+
+
+# Registered before any trainer exists, so it runs after the trainer's handler (atexit: last in, first out).
+atexit.register(record_process_group_at_exit)
 
 
 def ramp_estimator(batch):

@@ -70,6 +70,8 @@ def run_two_processes(out_dir, estimator: str) -> list[dict]:
 
 def test_advantage_hook_gathers_across_processes_and_slices_local_rows(tmp_path):
     ranks = run_two_processes(tmp_path, "ramp")
+    # Each rank left the process group at exit, before interpreter shutdown (rlrewards/trainer/process_group.py).
+    assert [json.loads((tmp_path / f"rank{r}.exit").read_text()) for r in (0, 1)] == [{"initialized": False}] * 2
     assert [r["world"] for r in ranks] == [2, 2]
     assert all(r["group_size"] == 8 and r["ids"].shape[0] == 8 for r in ranks)
     # Both processes see the same gathered batch.

@@ -46,6 +46,7 @@ from rlrewards.trainer.hooks import (
     loads_state,
     needs_reference_logps,
 )
+from rlrewards.trainer.process_group import leave_process_group_at_exit
 
 # Written next to every saved model and checkpoint: the advantage estimator's ``state_dict()``, loaded back on
 # resume so that nothing measured on the initial policy is re-measured on a trained one.
@@ -110,6 +111,7 @@ class RecipeTrainerCore(RecipeTrainerBase):
         finally:
             if wants_reference and config is not None:
                 config.beta = loss_beta
+        leave_process_group_at_exit()  # the process group accelerate joined above; nothing else leaves it
         self.beta = loss_beta  # the loss keeps its own KL coefficient (0: no KL term, no reference pass by TRL)
         if wants_reference and self.ref_model is None:
             raise ValueError("this advantage estimator needs a reference model; TRL builds none for PEFT models")
