@@ -57,8 +57,10 @@ def launch_two_processes(out_dir, *worker_args: str, timeout: float = 600) -> No
         tracebacks = "\n".join(
             f"--- {path.name} ---\n{path.read_text()}" for path in sorted(out_dir.glob("rank*.traceback"))
         )
+        written = sorted(path.name for path in out_dir.iterdir())  # results saved: the failure came after the work
         pytest.fail(
-            f"the 2-process run failed (exit {proc.returncode})\n{tracebacks or '(no rank wrote a traceback)'}\n"
+            f"the 2-process run failed (exit {proc.returncode}); files written: {written}\n"
+            f"{tracebacks or '(no rank wrote a traceback)'}\n"
             f"--- torchrun stderr (tail) ---\n{stderr[-3000:]}"
         )
 
