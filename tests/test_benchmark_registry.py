@@ -176,6 +176,11 @@ BENCHMARKS = {
         "model=llama3.1-8b-instruct", ZEROEVAL_OEQA % "question", "# 18", "zeroeval_math", "18", "9",
         extra={"id": "gsm8k-main-test-#0"},
     ),
+    "LiveBench-Math (ZeroEval)": Benchmark(  # rows graded per subtask: tests/test_livebench_math.py
+        "livebench_math", "livebench/math", "test", {"test": "livebench_math/test.jsonl"},
+        "model=llama3.1-8b-instruct", ZEROEVAL_OEQA.replace("{%s}", "{turns[0]}"), "B", "zeroeval_exact", "B", "C",
+        extra={"question_id": "SYNTHETIC-0001", "task": "math_comp", "subtask": "amc_12a_2024"},
+    ),
     "MATH level 5 (ZeroEval)": Benchmark(
         "math_l5", "AI-MO/aimo-validation-math-level-5", "train", {"train": "math_l5/train.jsonl"},
         "model=llama3.1-8b-instruct", ZEROEVAL_OEQA % "problem", "-15", "zeroeval_math", "-15", "15",

@@ -61,15 +61,18 @@ ANSWER_EXTRACTORS = {"boxed": last_boxed, "raw": _raw, "gsm8k": _after_hashes, "
 
 
 def field_value(record: Mapping[str, Any], key: str) -> Any:
-    """``record[key]``; a dotted key that is not a column walks into struct columns (``extra_info.question``).
-    None when any part is missing."""
+    """``record[key]``; a dotted key that is not a column walks into struct columns (``extra_info.question``) and,
+    by a number, into list columns (``turns.0``: LiveBench's first turn). None when any part is missing."""
     if key in record:
         return record[key]
     value: Any = record
     for part in key.split("."):
-        if not isinstance(value, Mapping) or part not in value:
+        if isinstance(value, list | tuple) and part.isdigit():
+            value = value[int(part)] if int(part) < len(value) else None
+        elif isinstance(value, Mapping) and part in value:
+            value = value[part]
+        else:
             return None
-        value = value[part]
     return value
 
 
@@ -104,6 +107,9 @@ class HubMathTask:
     prompt_template: str = "{problem}\n\nReason step by step and give the final answer as <answer>...</answer>."
     system_prompt: str | None = None  # a registered name (rlrewards.tasks.prompts) or literal text
     checker: str = "math_verify"  # how completions are graded: a registered CHECKERS name (no import paths)
+    # Rows graded otherwise, chosen by a column: {field: subtask, contains: {amps_hard: <checker>}} gives a row whose
+    # ``subtask`` contains "amps_hard" that checker (the first matching entry); the other rows keep ``checker``.
+    checker_by_field: dict[str, Any] | None = None
     extra_fields: list[str] = field(default_factory=list)  # copied as is; "a.b" becomes column "b"
     # A column that already holds the prompt as chat messages (verl parquets: RLPR's data): used as is, without
     # system_prompt or prompt_template; rows without it (e.g. from split_sources) are built from problem_field.
@@ -120,10 +126,12 @@ class HubMathTask:
     def __post_init__(self):
         if self.answer_extractor not in ANSWER_EXTRACTORS:
             raise ValueError(f"task.answer_extractor={self.answer_extractor!r}. Known: {', '.join(ANSWER_EXTRACTORS)}")
-        try:
-            get_checker(self.checker)
-        except KeyError as err:
-            raise ValueError(f"task.checker: {err.args[0]}") from None
+        self.checker_by_field = _checked_rule(self.checker_by_field)
+        for key, name in [("checker", self.checker), *_rule_checkers(self.checker_by_field)]:
+            try:
+                get_checker(name)
+            except KeyError as err:
+                raise ValueError(f"task.{key}: {err.args[0]}") from None
         if self.visible_answer_fraction is not None and not 0.0 <= float(self.visible_answer_fraction) <= 1.0:
             raise ValueError(f"task.visible_answer_fraction={self.visible_answer_fraction} must be in [0, 1] or null")
         self.splits = dict(self.splits)
@@ -184,7 +192,7 @@ class HubMathTask:
                     "id": f"{self.name}-{split}-{index}",
                     "prompt": messages,
                     "answer": extract(reference) if reference is not None else None,
-                    "checker": self.checker,
+                    "checker": self.row_checker(record),
                     **{key.rsplit(".", 1)[-1]: field_value(record, key) for key in self.extra_fields},
                 }
             )
@@ -212,5 +220,30 @@ class HubMathTask:
         messages = [{"role": "system", "content": self.system_message}] if self.system_message else []
         return [*messages, {"role": "user", "content": self.prompt_template.format(problem=problem)}]
 
+    def row_checker(self, record: Mapping[str, Any]) -> str:
+        """The checker of one raw row: the first ``checker_by_field`` entry its field contains, else ``checker``."""
+        rule = self.checker_by_field
+        if rule:
+            value = field_value(record, rule["field"])
+            for part, name in rule["contains"].items():
+                if isinstance(value, str) and part in value:
+                    return name
+        return self.checker
+
     def check(self, prediction: str | None, answer: str) -> bool:
         return bool(get_checker(self.checker)(prediction, answer))
+
+
+def _checked_rule(rule: Mapping[str, Any] | None) -> dict[str, Any] | None:
+    if not rule:
+        return None
+    contains = rule.get("contains")
+    if set(rule) != {"field", "contains"} or not isinstance(rule["field"], str) or not isinstance(contains, Mapping):
+        raise ValueError(
+            f"task.checker_by_field takes a field name and a contains mapping {{substring: checker}}, got {dict(rule)}"
+        )
+    return {"field": rule["field"], "contains": {str(part): str(name) for part, name in contains.items()}}
+
+
+def _rule_checkers(rule: dict[str, Any] | None) -> list[tuple[str, str]]:
+    return [(f"checker_by_field.contains.{part}", name) for part, name in (rule or {}).get("contains", {}).items()]

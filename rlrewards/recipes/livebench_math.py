@@ -1,0 +1,119 @@
+"""LiveBench-Math as the self-certainty paper grades it: ZeroEval's answers, exact match, AMPS_Hard symbolically.
+
+The Self-Certainty fork (backprop07/Self-Certainty) evaluates ``livebench/math`` (the ``test`` split; the prompt is
+the row's first turn, ``src/task_configs.py``) with ZeroEval's json template and extraction, like its GSM8K and
+MATH level 5 (``rlrewards/recipes/zeroeval.py``). ``src/evaluation/new_math.py`` then grades a LiveBench row
+differently from those two:
+
+- the sanitized answer must equal the sanitized gold: no first-number fallback, since "1, 3, 2" (an olympiad
+  proof order) and "042" (an AIME answer) would otherwise match wrong answers (``zeroeval_exact``);
+- a row whose ``subtask`` contains ``amps_hard`` (LiveBench's AMPS_Hard: integrals, derivatives, factoring, ...)
+  also counts when the answers are equal as mathematics (``zeroeval_amps_hard``, from
+  ``src/evaluation/livebench_utils.py``): the model's sanitized answer is unboxed, normalized as Lewkowycz et al.
+  (2022, appendix D) normalize final answers, both sides are parsed from LaTeX and the answer is right when
+  ``|simplify(gold - answer)| < 0.001``, within 5 seconds.
+
+conf/task/livebench_math.yaml picks the checker per row (``checker_by_field``: ``subtask`` contains ``amps_hard``).
+
+Where we differ: the LaTeX parser is latex2sympy2_extended (math-verify's, grown from the same ANTLR grammar as
+sympy's), because sympy's own ``parse_latex`` needs antlr4 4.11 while math-verify pins a newer runtime; answers
+longer than ``MAX_ANSWER_CHARS`` or with power towers (``looks_hostile``) are not parsed at all (sympy can compute
+for hours in C, where no alarm interrupts it); and the 5-second alarm needs the main thread, so off it a symbolic
+comparison is not made and the row scores ``None`` (not graded, counted as invalid), as ``math_verify`` does.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+
+from rlrewards.recipes.zeroeval import sanitize_math_answer
+from rlrewards.rewards.checkers import CHECKERS, looks_hostile
+
+log = logging.getLogger(__name__)
+
+SYMBOLIC_TIMEOUT_S = 5  # livebench_utils.is_equiv's alarm
+SYMBOLIC_TOLERANCE = 0.001
+_OFF_MAIN_THREAD_WARNED = threading.Event()
+
+
+def sanitized_gold(answer: str) -> str:
+    """The gold as ``new_math.py`` compares it: ``#`` removed, stripped, sanitized."""
+    return sanitize_math_answer(str(answer).replace("#", "").strip())
+
+
+@CHECKERS.register("zeroeval_exact")
+def zeroeval_exact_match(prediction: str | None, answer: str) -> bool:
+    """``prediction`` as ``zeroeval_json`` extracts it (sanitized) equals the sanitized gold."""
+    return isinstance(prediction, str) and prediction == sanitized_gold(answer)
+
+
+def remove_boxed(text: str) -> str:
+    """``\\boxed{x}`` -> ``x`` and ``\\boxed x`` -> ``x``; anything else unchanged (the official assertion fails and
+    its caller keeps the text)."""
+    if "\\boxed " in text:
+        return text[len("\\boxed ") :] if text.startswith("\\boxed ") else text
+    if text.startswith("\\boxed{") and text.endswith("}"):
+        return text[len("\\boxed{") : -1]
+    return text
+
+
+_NORMALIZATIONS = (  # Lewkowycz et al. (2022), appendix D; run on at most MAX_ANSWER_CHARS characters
+    (re.compile(r"(.*?)(\$)(.*?)(\$)(.*)"), "$\\3$"),
+    (re.compile(r"(\\text\{)(.*?)(\})"), "\\2"),
+    (re.compile(r"(\\textbf\{)(.*?)(\})"), "\\2"),
+    (re.compile(r"(\\overline\{)(.*?)(\})"), "\\2"),
+    (re.compile(r"(\\boxed\{)(.*)(\})"), "\\2"),
+    (re.compile(r"(frac)([^{])(.)"), "frac{\\2}{\\3}"),
+    (re.compile(r"(sqrt)([^{])"), "sqrt{\\2}"),
+)
+
+
+def normalize_final_answer(answer: str) -> str:
+    """The right-hand side of the last ``=``, LaTeX wrappers (``$``, ``\\text``, ``\\boxed``, ...) removed,
+    ``\\fracab`` -> ``\\frac{a}{b}``, ``\\sqrta`` -> ``\\sqrt{a}``, and ``100,000`` -> ``100000``."""
+    answer = answer.split("=")[-1]
+    for pattern, replacement in _NORMALIZATIONS:
+        answer = pattern.sub(replacement, answer)
+    answer = answer.replace("$", "")
+    return answer.replace(",", "") if answer.replace(",", "").isdigit() else answer
+
+
+def symbolically_equal(gold: str, answer: str) -> bool | None:
+    """``|simplify(gold - answer)| < 0.001`` for the two LaTeX strings, within ``SYMBOLIC_TIMEOUT_S``; False when
+    either does not parse, the difference is not a number, time runs out or a string is too long or hostile to parse;
+    None off the main thread (no alarm there to bound sympy)."""
+    if looks_hostile(gold) or looks_hostile(answer):
+        return False
+    if threading.current_thread() is not threading.main_thread():
+        if not _OFF_MAIN_THREAD_WARNED.is_set():
+            _OFF_MAIN_THREAD_WARNED.set()
+            log.warning("zeroeval_amps_hard called off the main thread: symbolic answers are not graded there")
+        return None
+    try:
+        import sympy
+        from latex2sympy2_extended import latex2sympy
+        from math_verify.utils import timeout
+
+        @timeout(SYMBOLIC_TIMEOUT_S)
+        def compare() -> bool:
+            difference = latex2sympy(gold) - latex2sympy(answer)
+            return bool(sympy.Abs(sympy.simplify(difference)) < SYMBOLIC_TOLERANCE)
+
+        return compare()
+    except Exception:  # noqa: BLE001 - model output is untrusted; a parse failure or timeout means "not equal"
+        return False
+
+
+@CHECKERS.register("zeroeval_amps_hard")
+def zeroeval_amps_hard_match(prediction: str | None, answer: str) -> bool | None:
+    """An AMPS_Hard row: ``zeroeval_exact``, or the normalized answer equal to the sanitized gold as mathematics."""
+    if not isinstance(prediction, str):
+        return False
+    gold = sanitized_gold(answer)
+    if prediction == gold:
+        return True
+    if looks_hostile(prediction):  # before the normalizing regular expressions, which rescan long text
+        return False
+    return symbolically_equal(gold, normalize_final_answer(remove_boxed(prediction)))

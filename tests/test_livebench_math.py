@@ -1,0 +1,149 @@
+"""LiveBench-Math as the self-certainty paper grades it (rlrewards/recipes/livebench_math.py and
+conf/task/livebench_math.yaml): exact sanitized answers for every row, symbolic equality for AMPS_Hard rows, the
+checker chosen per row by subtask. Expected values are worked out by hand from the Self-Certainty fork's new_math.py
+and livebench_utils.py."""
+
+import json
+import threading
+
+import pytest
+from conftest import CONFIG_DIR, FIXTURES
+from hydra.utils import instantiate
+from omegaconf import OmegaConf
+
+from rlrewards.recipes.livebench_math import (
+    normalize_final_answer,
+    remove_boxed,
+    symbolically_equal,
+    zeroeval_amps_hard_match,
+    zeroeval_exact_match,
+)
+from rlrewards.recipes.zeroeval import zeroeval_answer, zeroeval_math_match
+from rlrewards.tasks.hub import HubMathTask, field_value
+
+
+def extracted(answer: str) -> str:
+    """What the zeroeval_json format extracts from a completion answering ``answer``."""
+    return zeroeval_answer(json.dumps({"reasoning": "r", "answer": answer}))
+
+
+@pytest.mark.parametrize(
+    ("answer", "gold", "correct"),
+    [
+        ("BBBBB", "B", True),  # AMC: the letter five times, collapsed to one
+        ("C", "B", False),
+        ("2, 1, 3", "2,1,3", True),  # an olympiad order: commas and spaces sanitized away on both sides
+        ("3,1,2", "2,1,3", False),
+        ("042", "042", True),  # AIME: "042" and "42" both sanitize to "42"
+        ("41", "042", False),
+        (None, "B", False),
+    ],
+)
+def test_exact_match_compares_sanitized_answers(answer, gold, correct):
+    prediction = extracted(answer) if answer is not None else None
+    assert zeroeval_exact_match(prediction, gold) is correct
+
+
+def test_exact_match_has_no_first_number_fallback():
+    # GSM8K and MATH L5 accept equal first numbers; LiveBench rows must match exactly (new_math.py skips the fallback
+    # for them)
+    prediction = extracted("0.5x")
+    assert zeroeval_math_match(prediction, "0.5") is True
+    assert zeroeval_exact_match(prediction, "0.5") is False
+
+
+@pytest.mark.parametrize(
+    ("text", "normalized"),
+    [
+        ("y=\\text{5}", "5"),  # the right side of the last "=", \text unwrapped
+        ("\\textbf{7}", "7"),
+        ("\\overline{3}", "3"),
+        ("\\boxed{x+1}", "x+1"),
+        ("\\fracab", "\\frac{a}{b}"),
+        ("\\sqrt2", "\\sqrt{2}"),
+        ("100,000", "100000"),
+        ("1,a", "1,a"),  # not all digits: the comma stays
+        ("so $x$ it is", "x"),
+    ],
+)
+def test_normalize_final_answer(text, normalized):
+    assert normalize_final_answer(text) == normalized
+
+
+@pytest.mark.parametrize(
+    ("text", "unboxed"),
+    [("\\boxed{3}", "3"), ("\\boxed 3", "3"), ("x\\boxed{3}", "x\\boxed{3}"), ("\\boxed{3", "\\boxed{3"), ("3", "3")],
+)
+def test_remove_boxed_leaves_text_it_cannot_unbox(text, unboxed):
+    assert remove_boxed(text) == unboxed
+
+
+@pytest.mark.parametrize(
+    ("answer", "correct"),
+    [
+        ("\\frac{x^2}{2}", True),  # sanitized to x^2/2 like the gold: equal strings
+        ("0.5x^2", True),  # |x^2/2 - 0.5x^2| simplifies to 0
+        ("\\boxed{\\frac{x^{2}}{2}}", True),  # unboxed, then equal as mathematics
+        ("x^2", False),  # x^2/2 left over
+        ("\\frac{x^2}{2}+C", False),  # the processed-output path keeps "+C" (C/1 left over)
+        ("\\frac{x^2}{", False),  # does not parse
+    ],
+)
+def test_amps_hard_accepts_symbolically_equal_answers(answer, correct):
+    assert zeroeval_amps_hard_match(extracted(answer), "\\frac{x^2}{2}") is correct
+
+
+def test_amps_hard_never_parses_long_or_hostile_answers():
+    assert zeroeval_amps_hard_match("x" * 5000, "x") is False
+    assert symbolically_equal("2", "2^{2^{2^{99}}}") is False
+    assert zeroeval_amps_hard_match(None, "x") is False
+
+
+def test_amps_hard_is_not_graded_off_the_main_thread():
+    results = []
+    worker = threading.Thread(target=lambda: results.append(zeroeval_amps_hard_match("0.5x^2", "\\frac{x^2}{2}")))
+    worker.start()
+    worker.join()
+    assert results == [None]
+    assert zeroeval_amps_hard_match("x^2/2", "\\frac{x^2}{2}") is True  # equal strings need no alarm
+
+
+def test_field_value_indexes_list_columns():
+    record = {"turns": ["first", "second"], "meta": {"tags": ["a"]}}
+    assert field_value(record, "turns.0") == "first"
+    assert field_value(record, "meta.tags.0") == "a"
+    assert field_value(record, "turns.2") is None
+    assert field_value(record, "turns.x") is None
+
+
+def livebench_task(**overrides) -> HubMathTask:
+    cfg = OmegaConf.load(f"{CONFIG_DIR}/task/livebench_math.yaml")
+    cfg.data_files = {"test": str(FIXTURES / "livebench_math" / "test.jsonl")}
+    return instantiate(OmegaConf.merge(cfg, overrides), _convert_="all")
+
+
+def test_the_task_picks_each_rows_checker_by_subtask():
+    rows = livebench_task().load_split("test")
+    assert [(row["subtask"], row["checker"]) for row in rows] == [
+        ("amc_12a_2024", "zeroeval_exact"),
+        ("amps_hard_integrals", "zeroeval_amps_hard"),
+        ("imo", "zeroeval_exact"),
+        ("aime_ii_2024", "zeroeval_exact"),
+    ]
+    assert rows[1]["answer"] == "\\frac{x^2}{2}" and rows[1]["task"] == "AMPS_Hard"
+
+
+@pytest.mark.parametrize(
+    ("rule", "culprit"),
+    [
+        (
+            {"field": "subtask", "contains": {"amps_hard": "no_such_checker"}},
+            "task.checker_by_field.contains.amps_hard",
+        ),
+        ({"field": "subtask"}, "task.checker_by_field"),
+        ({"field": "subtask", "contains": {"a": "exact"}, "extra": 1}, "task.checker_by_field"),
+    ],
+)
+def test_a_bad_checker_rule_is_refused_when_the_task_is_built(rule, culprit):
+    with pytest.raises(ValueError, match=culprit.replace(".", r"\.")):
+        HubMathTask(path="livebench/math", checker="zeroeval_exact", checker_by_field=rule)
