@@ -11,6 +11,9 @@ from conftest import CONFIG_DIR, FIXTURES
 from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
+from rlrewards.eval.scoring import sampling_metrics, score_samples
+from rlrewards.eval.self_certainty_eval import self_certainty_metrics
+from rlrewards.eval.voting import first_match_vote, weighted_majority_vote
 from rlrewards.recipes.livebench_math import (
     normalize_final_answer,
     remove_boxed,
@@ -19,6 +22,7 @@ from rlrewards.recipes.livebench_math import (
     zeroeval_exact_match,
 )
 from rlrewards.recipes.zeroeval import zeroeval_answer, zeroeval_math_match
+from rlrewards.rewards.checkers import get_checker
 from rlrewards.tasks.hub import HubMathTask, field_value
 
 
@@ -147,3 +151,57 @@ def test_the_task_picks_each_rows_checker_by_subtask():
 def test_a_bad_checker_rule_is_refused_when_the_task_is_built(rule, culprit):
     with pytest.raises(ValueError, match=culprit.replace(".", r"\.")):
         HubMathTask(path="livebench/math", checker="zeroeval_exact", checker_by_field=rule)
+
+
+# --- votes pool AMPS_Hard answers (the official src/voting_from_list.py; its majority is its Borda with power 0) ---
+
+
+def test_first_match_vote_gives_a_samples_vote_to_the_first_earlier_match():
+    # b matches a, c matches b but not a: b's vote goes to a, c's to b (the official loop, not a transitive pooling)
+    same = {("b", "a"), ("c", "b")}
+    equivalent = lambda x, y: (x, y) in same  # noqa: E731
+    assert first_match_vote(["a", "b", "c"], [1.0, 1.0, 1.0], equivalent) == "a"  # votes a: 2, b: 1
+    assert first_match_vote(["a", "b", "c"], [1.0, 1.0, 5.0], equivalent) == "b"  # a: 2, b: 5 (c's), c: 0
+    assert first_match_vote(["a", "c", "c"], [1.0, 1.0, 1.0], equivalent) == "c"  # nothing earlier matches c
+    assert first_match_vote([None, "a", "b"], [9.0, 1.0, 1.0], equivalent) == "a"  # None gives no vote; b joins a
+    assert first_match_vote([None, None], [1.0, 1.0], equivalent) is None
+
+
+def test_first_match_vote_compares_each_distinct_pair_once_and_agrees_with_string_votes_without_equivalence():
+    calls = []
+    never = lambda x, y: calls.append((x, y)) and False  # noqa: E731
+    answers = ["p", "q", "p", "q", None, "r", "q"]
+    weights = [0.5, 1.0, 2.0, 0.25, 3.0, 1.5, 1.0]
+    assert first_match_vote(answers, weights, never) == weighted_majority_vote(answers, weights) == "p"
+    assert sorted(calls) == [("q", "p"), ("r", "p"), ("r", "q")]
+
+
+def amps_records(checker: str) -> list[dict]:
+    """One AMPS_Hard prompt (gold x^2/2) with four samples: two equal as mathematics, two equal as strings."""
+    gold = "\\frac{x^2}{2}"
+    answers = ["x^2/2", "0.5x^2", "x^2", "x^2"]
+    return [
+        {"id": "amps", "sample": i, "extracted": a, "correct": bool(get_checker(checker)(a, gold)), "checker": checker,
+         "self_certainty": score}
+        for i, (a, score) in enumerate(zip(answers, [0.1, 0.2, 0.3, 0.4]))
+    ]  # fmt: skip
+
+
+def test_majority_and_borda_pool_symbolically_equal_amps_answers():
+    pooled, strings = amps_records("zeroeval_amps_hard"), amps_records("zeroeval_exact")
+    assert [r["correct"] for r in pooled] == [True, True, False, False]
+    # pooled: x^2/2 gets its own vote and 0.5x^2's (2), x^2 two (2): a tie, to the earlier sample, right
+    assert sampling_metrics(pooled, sizes=[4])["maj@4"] == 1.0
+    assert sampling_metrics(strings, sizes=[4])["maj@4"] == 0.0  # as strings: x^2 (2) beats the others (1 each)
+    # Borda, power 1, ranks by score 0.4, 0.3, 0.2, 0.1: x^2 gets 4 + 3 = 7; pooled x^2/2 gets 1 + 2 = 3: x^2
+    assert self_certainty_metrics(pooled, power=1.0, sizes=[4])["borda_sc@4"] == 0.0
+    # power 0 is the majority vote: the same tie as maj@4
+    assert self_certainty_metrics(pooled, power=0.0, sizes=[4])["borda_sc@4"] == 1.0
+    assert self_certainty_metrics(strings, power=0.0, sizes=[4])["borda_sc@4"] == 0.0
+
+
+def test_score_samples_records_the_rows_checker():
+    rows = livebench_task().load_split("test").select([1])
+    completions = [[json.dumps({"reasoning": "r", "answer": "0.5x^2"})]]
+    [record] = score_samples(rows, completions, "zeroeval_json")
+    assert record["checker"] == "zeroeval_amps_hard" and record["extracted"] == "0.5x^2" and record["correct"]

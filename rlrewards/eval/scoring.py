@@ -17,7 +17,7 @@ from rlrewards.eval.metrics import (
     pass_at_k,
     summarize_calibration,
 )
-from rlrewards.eval.voting import majority_vote, max_confidence, weighted_majority_vote
+from rlrewards.eval.voting import first_match_vote, majority_vote, max_confidence, weighted_majority_vote
 from rlrewards.rewards.checkers import get_checker
 from rlrewards.tasks.formats import get_answer_format
 
@@ -42,6 +42,7 @@ def score_samples(dataset, samples: list[list[str]], answer_format: str) -> list
                     "well_formed": fmt.is_well_formed(text),
                     **stated,
                     "level": row.get("level"),
+                    "checker": row.get("checker"),
                 }
             )
     return records
@@ -123,13 +124,28 @@ def sampling_metrics(records: Sequence[dict], sizes: Sequence[int] | None = None
         passed = [pass_at_k(len(g), sum(bool(r["correct"]) for r in g), k) for g in groups]
         results[f"pass@{k}"] = sum(passed) / len(groups)
         results[f"pass@{k}_stderr"] = mean_stderr(passed)
-        voted = [
-            float(majority_vote([r["extracted"] for r in g[:k]]) in {r["extracted"] for r in g[:k] if r["correct"]})
-            for g in groups
-        ]
+        voted = [float(vote(g[:k]) in {r["extracted"] for r in g[:k] if r["correct"]}) for g in groups]
         results[f"maj@{k}"] = sum(voted) / len(groups)
         results[f"maj@{k}_stderr"] = mean_stderr(voted)
     return results
+
+
+def answer_equivalence(group: Sequence[dict]):
+    """The ``equivalent(a, b)`` of the prompt's checker, for checkers whose votes pool answers that differ as
+    strings (LiveBench's AMPS_Hard, ``zeroeval_amps_hard``); None for the others, whose votes compare strings."""
+    name = group[0].get("checker") if group else None
+    return getattr(get_checker(name), "equivalent", None) if name else None
+
+
+def vote(group: Sequence[dict], weights: Sequence[float] | None = None):
+    """The voted answer of one prompt's samples: majority (or weighted, e.g. Borda) over their extracted answers,
+    pooling the answers the checker deems equivalent (``first_match_vote``)."""
+    answers = [r["extracted"] for r in group]
+    weights = [1.0] * len(group) if weights is None else weights
+    equivalent = answer_equivalence(group)
+    if equivalent is None:
+        return weighted_majority_vote(answers, weights)
+    return first_match_vote(answers, weights, equivalent)
 
 
 def by_prompt(records: Sequence[dict]) -> list[list[dict]]:

@@ -33,8 +33,8 @@ from rlrewards.config import ConfigError
 from rlrewards.eval.generation import chat_texts
 from rlrewards.eval.hooks import EVALUATION_HOOKS, EvaluationHook, HookContext, HookSetup
 from rlrewards.eval.metrics import mean_stderr
-from rlrewards.eval.scoring import by_prompt, powers_of_two
-from rlrewards.eval.voting import best_of_n, borda_vote
+from rlrewards.eval.scoring import by_prompt, powers_of_two, vote
+from rlrewards.eval.voting import best_of_n, borda_weights
 
 logger = logging.getLogger(__name__)
 
@@ -60,7 +60,7 @@ def selection_at_k(group: Sequence[dict], k: int, power: float) -> tuple[float, 
     chosen = best_of_n(answered)
     best = float(bool(first[chosen]["correct"])) if chosen is not None else 0.0
     right = {r["extracted"] for r in first if r["correct"]}
-    voted = borda_vote([r["extracted"] for r in first], scores, power)
+    voted = vote(first, borda_weights(scores, power))
     return best, float(voted is not None and voted in right)
 
 

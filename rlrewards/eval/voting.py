@@ -1,12 +1,13 @@
 """Test-time aggregation of several sampled answers (RLCR Fig. 4): majority, confidence-weighted, max-confidence.
 
-Answers are compared as given (normalise them first, e.g. with the task's answer extraction); ``None`` answers
-(no answer extracted) never win unless nothing else is present. Inputs may be lists, numpy arrays or tensors.
+Answers are compared as given (normalise them first, e.g. with the task's answer extraction), or, with
+``first_match_vote``, pooled by a checker's equivalence; ``None`` answers (no answer extracted) never win unless
+nothing else is present. Inputs may be lists, numpy arrays or tensors.
 """
 
 from __future__ import annotations
 
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from typing import Any
 
 
@@ -69,13 +70,50 @@ def borda_vote(answers: Sequence[Hashable], scores: Sequence[float], power: floa
     answers, scores = _answers(answers), _weights(scores)
     if len(answers) != len(scores):
         raise ValueError(f"{len(answers)} answers but {len(scores)} scores")
+    return weighted_majority_vote(answers, borda_weights(scores, power))
+
+
+def first_match_vote(
+    answers: Sequence[Hashable], weights: Sequence[float], equivalent: Callable[[Any, Any], Any]
+) -> Hashable | None:
+    """Weighted voting that pools answers a checker deems the same, as the official self-certainty voting does
+    (``src/voting_from_list.py``, whose power 0 is its majority vote): sample i adds its weight to the first earlier
+    sample j whose answer is equal or ``equivalent`` to its own (to itself when none is), and the answer of the
+    sample with the most votes wins, ties to the earlier sample. ``None`` answers neither vote nor receive votes.
+    Each distinct pair of answers is compared once."""
+    answers, weights = _answers(answers), _weights(weights)
+    if len(answers) != len(weights):
+        raise ValueError(f"{len(answers)} answers but {len(weights)} weights")
+    votes = [0.0] * len(answers)
+    first_sample: dict[Hashable, int] = {}  # each distinct answer's first sample, in order of appearance
+    verdicts: dict[tuple[Hashable, Hashable], bool] = {}
+    for index, answer in enumerate(answers):
+        if answer is None:
+            continue
+        target = index
+        for earlier, sample in first_sample.items():
+            if (answer, earlier) not in verdicts:
+                verdicts[answer, earlier] = answer == earlier or bool(equivalent(answer, earlier))
+            if verdicts[answer, earlier]:
+                target = sample
+                break
+        first_sample.setdefault(answer, index)
+        votes[target] += weights[index]
+    voted = [i for i, answer in enumerate(answers) if answer is not None]
+    return answers[max(voted, key=lambda i: (votes[i], -i))] if voted else None
+
+
+def borda_weights(scores: Sequence[float], power: float) -> list[float]:
+    """The Borda vote of each sample: ``(N - r + 1) ** power`` for its rank r by score (1: highest; equal scores
+    keep sample order, NaN ranks last)."""
+    scores = _weights(scores)
     ranked = sorted(
         range(len(scores)), key=lambda i: scores[i] if scores[i] == scores[i] else float("-inf"), reverse=True
     )
-    votes = [0.0] * len(answers)
+    votes = [0.0] * len(scores)
     for rank, index in enumerate(ranked, start=1):
-        votes[index] = float(len(answers) - rank + 1) ** power
-    return weighted_majority_vote(answers, votes)
+        votes[index] = float(len(scores) - rank + 1) ** power
+    return votes
 
 
 def best_of_n(scores: Sequence[float]) -> int | None:

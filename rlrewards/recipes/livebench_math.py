@@ -14,6 +14,9 @@ differently from those two:
   ``|simplify(gold - answer)| < 0.001``, within 5 seconds.
 
 conf/task/livebench_math.yaml picks the checker per row (``checker_by_field``: ``subtask`` contains ``amps_hard``).
+Votes pool AMPS_Hard answers as the official ``src/voting_from_list.py`` does (its majority vote is its Borda vote
+with power 0): a sample votes for the first earlier sample whose answer is equal or symbolically equal
+(``equivalent_answers``, the official ``two_answers_are_equiv``; ``rlrewards.eval.voting.first_match_vote``).
 
 Where we differ: the LaTeX parser is latex2sympy2_extended (math-verify's, grown from the same ANTLR grammar as
 sympy's), because sympy's own ``parse_latex`` needs antlr4 4.11 while math-verify pins a newer runtime; answers
@@ -117,3 +120,17 @@ def zeroeval_amps_hard_match(prediction: str | None, answer: str) -> bool | None
     if looks_hostile(prediction):  # before the normalizing regular expressions, which rescan long text
         return False
     return symbolically_equal(gold, normalize_final_answer(remove_boxed(prediction)))
+
+
+def equivalent_answers(first: str, second: str) -> bool:
+    """Two sampled answers that votes pool (the official ``two_answers_are_equiv``): both unboxed and normalized,
+    then equal as mathematics. None off the main thread counts as not equivalent."""
+    if looks_hostile(first) or looks_hostile(second):
+        return False
+    parsed = [normalize_final_answer(remove_boxed(text)) for text in (first, second)]
+    return bool(symbolically_equal(*parsed))
+
+
+# Majority and Borda votes (rlrewards.eval.scoring.vote) pool equivalent AMPS_Hard answers, as the official voting
+# does on AMPS_Hard rows.
+zeroeval_amps_hard_match.equivalent = equivalent_answers
