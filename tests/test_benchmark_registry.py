@@ -181,6 +181,12 @@ BENCHMARKS = {
         "model=llama3.1-8b-instruct", ZEROEVAL_OEQA.replace("{%s}", "{turns[0]}"), "B", "zeroeval_exact", "B", "C",
         extra={"question_id": "SYNTHETIC-0001", "task": "math_comp", "subtask": "amc_12a_2024"},
     ),
+    "CRUXEval (ZeroEval)": Benchmark(  # three real rows of ZeroEval's published CRUXEval outputs (@ 8c1485e)
+        "zeroeval_crux", "flydust/zero-eval", "test", {"test": "zeroeval_crux/test.jsonl"},
+        "model=llama3.1-8b-instruct", ZEROEVAL_OEQA % "question", "[(4, 1), (4, 1), (4, 1), (4, 1), (2, 3), (2, 3)]",
+        "zeroeval_crux", "[(4, 1), (4, 1), (4, 1), (4, 1), (2, 3), (2, 3)]", "[[4, 1], [4, 1], [4, 1], [4, 1], [2, 3]]",
+        extra={"id": "crux-test-#0"},
+    ),
     "MATH level 5 (ZeroEval)": Benchmark(
         "math_l5", "AI-MO/aimo-validation-math-level-5", "train", {"train": "math_l5/train.jsonl"},
         "model=llama3.1-8b-instruct", ZEROEVAL_OEQA % "problem", "-15", "zeroeval_math", "-15", "15",
