@@ -14,6 +14,7 @@ from omegaconf import OmegaConf
 from rlrewards.eval.scoring import sampling_metrics, score_samples
 from rlrewards.eval.self_certainty_eval import self_certainty_metrics
 from rlrewards.eval.voting import first_match_vote, weighted_majority_vote
+from rlrewards.recipes import livebench_math
 from rlrewards.recipes.livebench_math import (
     normalize_final_answer,
     remove_boxed,
@@ -39,6 +40,7 @@ def extracted(answer: str) -> str:
         ("2, 1, 3", "2,1,3", True),  # an olympiad order: commas and spaces sanitized away on both sides
         ("3,1,2", "2,1,3", False),
         ("042", "042", True),  # AIME: "042" and "42" both sanitize to "42"
+        ("42", "042", True),
         ("41", "042", False),
         (None, "B", False),
     ],
@@ -97,6 +99,13 @@ def test_amps_hard_accepts_symbolically_equal_answers(answer, correct):
     assert zeroeval_amps_hard_match(extracted(answer), "\\frac{x^2}{2}") is correct
 
 
+def test_amps_hard_compares_answers_with_several_powers():
+    # two carets are ordinary mathematics, not a power tower: the symbolic comparison runs
+    gold = "\\frac{x^3}{3}+x^2"
+    assert zeroeval_amps_hard_match(extracted("x^2+\\frac{x^3}{3}"), gold) is True
+    assert zeroeval_amps_hard_match(extracted("3x^2+2x^3"), gold) is False
+
+
 def test_amps_hard_never_parses_long_or_hostile_answers():
     assert zeroeval_amps_hard_match("x" * 5000, "x") is False
     assert symbolically_equal("2", "2^{2^{2^{99}}}") is False
@@ -137,9 +146,17 @@ def test_the_task_picks_each_rows_checker_by_subtask():
     assert rows[1]["answer"] == "\\frac{x^2}{2}" and rows[1]["task"] == "AMPS_Hard"
 
 
+def test_a_rule_field_that_no_row_has_is_refused_when_the_split_loads():
+    task = livebench_task(checker_by_field={"field": "subtsk", "contains": {"amps_hard": "zeroeval_amps_hard"}})
+    with pytest.raises(ValueError, match=r"task\.checker_by_field\.field='subtsk' is in no row"):
+        task.load_split("test")
+
+
 @pytest.mark.parametrize(
     ("rule", "culprit"),
     [
+        ("subtask", "task.checker_by_field"),
+        ({"field": "subtask", "contains": {}}, "task.checker_by_field"),
         (
             {"field": "subtask", "contains": {"amps_hard": "no_such_checker"}},
             "task.checker_by_field.contains.amps_hard",
@@ -205,3 +222,14 @@ def test_score_samples_records_the_rows_checker():
     completions = [[json.dumps({"reasoning": "r", "answer": "0.5x^2"})]]
     [record] = score_samples(rows, completions, "zeroeval_json")
     assert record["checker"] == "zeroeval_amps_hard" and record["extracted"] == "0.5x^2" and record["correct"]
+
+
+def test_symbolic_verdicts_are_remembered_across_calls(monkeypatch):
+    # votes compare the same pairs for k = 1, 2, 4, ...: each pair is parsed and simplified once
+    calls = []
+    monkeypatch.setattr(livebench_math, "_VERDICTS", {})
+    monkeypatch.setattr(livebench_math, "_compare", lambda gold, answer: calls.append((gold, answer)) or True)
+    for _ in range(3):
+        assert zeroeval_amps_hard_match("0.5x^2", "\\frac{x^2}{2}") is True
+        assert get_checker("zeroeval_amps_hard").equivalent("0.5x^2", "x^2/2") is True
+    assert calls == [("x^2/2", "0.5x^2"), ("0.5x^2", "x^2/2")]

@@ -19,10 +19,12 @@ with power 0): a sample votes for the first earlier sample whose answer is equal
 (``equivalent_answers``, the official ``two_answers_are_equiv``; ``rlrewards.eval.voting.first_match_vote``).
 
 Where we differ: the LaTeX parser is latex2sympy2_extended (math-verify's, grown from the same ANTLR grammar as
-sympy's), because sympy's own ``parse_latex`` needs antlr4 4.11 while math-verify pins a newer runtime; answers
-longer than ``MAX_ANSWER_CHARS`` or with power towers (``looks_hostile``) are not parsed at all (sympy can compute
-for hours in C, where no alarm interrupts it); and the 5-second alarm needs the main thread, so off it a symbolic
-comparison is not made and the row scores ``None`` (not graded, counted as invalid), as ``math_verify`` does.
+sympy's), because sympy's own ``parse_latex`` needs antlr4 4.11 while math-verify pins a newer runtime. It reads
+``e`` as Euler's number (``i`` stays a symbol), so ``\\exp(x)`` equals ``e^{x}`` here, where sympy's parser, which
+keeps ``e`` a plain symbol, likely says no: here is the more lenient side. Answers longer than
+``MAX_ANSWER_CHARS`` or with power towers (``looks_hostile``) are not parsed at all (sympy can compute for hours in
+C, where no alarm interrupts it); and the 5-second alarm needs the main thread, so off it a symbolic comparison is
+not made and the row scores ``None`` (not graded, counted as invalid), as ``math_verify`` does.
 """
 
 from __future__ import annotations
@@ -39,6 +41,8 @@ log = logging.getLogger(__name__)
 SYMBOLIC_TIMEOUT_S = 5  # livebench_utils.is_equiv's alarm
 SYMBOLIC_TOLERANCE = 0.001
 _OFF_MAIN_THREAD_WARNED = threading.Event()
+MAX_REMEMBERED_VERDICTS = 100_000
+_VERDICTS: dict[tuple[str, str], bool] = {}  # main-thread symbolic verdicts by (gold, answer)
 
 
 def sanitized_gold(answer: str) -> str:
@@ -85,15 +89,24 @@ def normalize_final_answer(answer: str) -> str:
 
 def symbolically_equal(gold: str, answer: str) -> bool | None:
     """``|simplify(gold - answer)| < 0.001`` for the two LaTeX strings, within ``SYMBOLIC_TIMEOUT_S``; False when
-    either does not parse, the difference is not a number, time runs out or a string is too long or hostile to parse;
-    None off the main thread (no alarm there to bound sympy)."""
-    if looks_hostile(gold) or looks_hostile(answer):
+    either does not parse, the difference is not a number, time runs out or ``answer`` (model output; ``gold`` comes
+    from the dataset) is too long or hostile to parse; None off the main thread (no alarm there to bound sympy).
+    Verdicts are remembered: votes compare the same pairs for every k, and graded samples repeat answers."""
+    if looks_hostile(answer):
         return False
     if threading.current_thread() is not threading.main_thread():
         if not _OFF_MAIN_THREAD_WARNED.is_set():
             _OFF_MAIN_THREAD_WARNED.set()
             log.warning("zeroeval_amps_hard called off the main thread: symbolic answers are not graded there")
         return None
+    if (gold, answer) not in _VERDICTS:
+        if len(_VERDICTS) >= MAX_REMEMBERED_VERDICTS:
+            _VERDICTS.clear()
+        _VERDICTS[gold, answer] = _compare(gold, answer)
+    return _VERDICTS[gold, answer]
+
+
+def _compare(gold: str, answer: str) -> bool:
     try:
         import sympy
         from latex2sympy2_extended import latex2sympy

@@ -35,8 +35,16 @@ def get_checker(name: str) -> Checker:
 
 
 MAX_ANSWER_CHARS = 200  # longer "answers" are never right and only cost parser time
-# Power towers and huge exponents make sympy evaluate giant integers in C, where no signal can interrupt it.
-_HOSTILE_POWER = re.compile(r"(\^|\*\*)\s*[{(]?\s*-?\d{4,}|(\^|\*\*)[^\^*]*(\^|\*\*)|\d{12,}\s*!|!\s*!")
+# Power towers and huge exponents make sympy evaluate giant integers in C, where no signal can interrupt it: a
+# literal exponent of 4+ digits, a number raised to a number inside an exponent (9^{9^9}, 2^{(2^{99})}), a chain of
+# powers (10**10**10), a factorial near a power (9^{99!}, {10^{10}}!) or of a 12-digit number. Answers with several
+# ordinary powers (x^3 + x^2, e^{x^2}, 2^3 \cdot 5^2) pass. Run on at most MAX_ANSWER_CHARS characters.
+_HOSTILE_POWER = re.compile(
+    r"(\^|\*\*)\s*[{(]?\s*-?\d{4,}"
+    r"|(\^|\*\*)\s*[{(][{(\s]*[^{}()]*?\d\s*[})]*\s*(\^|\*\*)\s*[{(]*\s*\d"
+    r"|(\^|\*\*)\s*\w+\s*(\^|\*\*)"
+    r"|(\^|\*\*)[^!]{0,12}!|\d{12,}\s*!|!\s*!"
+)
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
 

@@ -197,6 +197,7 @@ class HubMathTask:
                 }
             )
         source = f"task {self.name} ({fields['path']}, split {self.splits[split]})"
+        self._check_rule_field(raw, source)
         if self.drop_unanswered:
             kept = [row for row in rows if row["answer"] not in (None, "")]
             if len(kept) < len(rows):
@@ -230,19 +231,35 @@ class HubMathTask:
                     return name
         return self.checker
 
+    def _check_rule_field(self, raw: Dataset, source: str) -> None:
+        """A ``checker_by_field`` column that no row has is a misspelling, not data: refuse it, naming the key."""
+        rule = self.checker_by_field
+        if rule and len(raw) and all(field_value(record, rule["field"]) is None for record in raw):
+            raise ValueError(
+                f"{source}: task.checker_by_field.field={rule['field']!r} is in no row (columns: {raw.column_names})"
+            )
+
     def check(self, prediction: str | None, answer: str) -> bool:
+        """``checker`` on one answer (rows carry their own, ``row_checker``, which ``checker_by_field`` may change)."""
         return bool(get_checker(self.checker)(prediction, answer))
 
 
-def _checked_rule(rule: Mapping[str, Any] | None) -> dict[str, Any] | None:
-    if not rule:
+def _checked_rule(rule: Any) -> dict[str, Any] | None:
+    if rule is None:
         return None
-    contains = rule.get("contains")
-    if set(rule) != {"field", "contains"} or not isinstance(rule["field"], str) or not isinstance(contains, Mapping):
+    well_formed = (
+        isinstance(rule, Mapping)
+        and set(rule) == {"field", "contains"}
+        and isinstance(rule["field"], str)
+        and isinstance(rule["contains"], Mapping)
+        and len(rule["contains"]) > 0
+    )
+    if not well_formed:
         raise ValueError(
-            f"task.checker_by_field takes a field name and a contains mapping {{substring: checker}}, got {dict(rule)}"
+            "task.checker_by_field takes {field: <column>, contains: {<substring>: <checker>, ...}} (at least one "
+            f"entry), got {rule!r}"
         )
-    return {"field": rule["field"], "contains": {str(part): str(name) for part, name in contains.items()}}
+    return {"field": rule["field"], "contains": {str(part): str(name) for part, name in rule["contains"].items()}}
 
 
 def _rule_checkers(rule: dict[str, Any] | None) -> list[tuple[str, str]]:

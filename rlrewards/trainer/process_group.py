@@ -7,8 +7,10 @@ objects whose tensors reference Python, and freeing them while the interpreter i
 2-process CPU test run after both ranks had finished; NCCL warns about the same omission on every GPU run.
 
 The remedy torch recommends is ``destroy_process_group()`` once communication is over. An ``atexit`` handler runs it
-while the interpreter is still whole, after every job of a multirun has finished in the process, and also after a
-failure (no barrier there: a rank that failed must not wait for ranks that never arrive).
+while the interpreter is still whole, after every job of a multirun has finished in the process, for gloo groups
+only: gloo's teardown is local, while NCCL's (torch >= 2.6) waits for pending collectives, which after a failure on
+one rank (a ZeRO-3 prefetch in flight) would hold the process until the NCCL timeout instead of letting the launcher
+tear the job down. NCCL groups are left as transformers leaves them (torch then warns at exit).
 """
 
 from __future__ import annotations
@@ -19,10 +21,10 @@ _registered = False
 
 
 def leave_process_group() -> bool:
-    """Destroys the default process group if one is initialized; True if it did."""
+    """Destroys the default process group if one is initialized with the gloo backend; True if it did."""
     import torch.distributed as dist
 
-    if not (dist.is_available() and dist.is_initialized()):
+    if not (dist.is_available() and dist.is_initialized()) or dist.get_backend() != "gloo":
         return False
     dist.destroy_process_group()
     return True
