@@ -66,6 +66,9 @@ def test_eval_sizes_cap_every_benchmark():
     assert values["benchmarks.math.limit"] == 4 and values["limit"] == 4
     rlcr = eval_overrides(yaml.safe_load((CONF / "suite" / "rlcr.yaml").read_text()))
     assert rlcr["probes.answer_tokens"] == 16 and rlcr["probes.confidence_tokens"] == 16  # the paper's 50 and 20
+    certainty = eval_overrides(yaml.safe_load((CONF / "suite" / "self_certainty.yaml").read_text()))
+    assert certainty["usc.sizes"] == [2]  # universal self-consistency's N = 4, 8, 16 over the 2 samples drawn
+    assert "usc.sizes" not in eval_overrides({"usc": {"enabled": False, "sizes": [4]}})
 
 
 def test_every_pretrained_model_has_a_stand_in_family():
@@ -177,3 +180,10 @@ def test_every_experiment_rehearses(tmp_path):
     failed = {name: entry["error"] for name, entry in summary.items() if entry["status"] != "pass"}
     assert (code, failed) == (0, {})
     assert set(summary) == set(discover_experiments()) | {target.name for target in discover_evaluations()}
+
+
+def test_list_values_reach_the_config_as_lists():
+    from rlrewards.rehearsal.runner import as_overrides
+
+    overrides = as_overrides({"usc.sizes": [2, 4], "name": "a'b", "n": 3})
+    assert overrides == ["++usc.sizes=[2,4]", "++name='a\\'b'", "++n=3"]

@@ -165,6 +165,13 @@ def capped_probes(probes: Mapping | None, prefix: str, sizes: Sizes = SIZES) -> 
     }
 
 
+def capped_usc(usc: Any, sizes: Sizes = SIZES) -> dict[str, Any]:
+    """Universal self-consistency's N (``usc.sizes``) capped at the capped sample count, so that it still runs."""
+    if not isinstance(usc, Mapping) or not usc.get("enabled", True) or not usc.get("sizes"):
+        return {}
+    return {"usc.sizes": sorted({min(int(size), sizes.eval_samples) for size in usc["sizes"]})}
+
+
 def eval_overrides(eval_cfg: Mapping, sizes: Sizes = SIZES) -> dict[str, Any]:
     """Dotted key -> value that scale a composed ``rlrewards-eval`` config (with its suite) down."""
     values: dict[str, Any] = {
@@ -174,6 +181,7 @@ def eval_overrides(eval_cfg: Mapping, sizes: Sizes = SIZES) -> dict[str, Any]:
         "bootstrap_resamples": 20,
         **capped_decodings(eval_cfg.get("decodings"), "decodings", sizes),
         **capped_probes(eval_cfg.get("probes"), "probes", sizes),
+        **capped_usc(eval_cfg.get("usc"), sizes),
     }
     for name, spec in (eval_cfg.get("benchmarks") or {}).items():
         spec = spec or {}

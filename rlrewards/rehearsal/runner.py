@@ -74,6 +74,8 @@ def as_overrides(values: dict[str, Any]) -> list[str]:
             return str(value).lower()
         if isinstance(value, int | float):
             return str(value)
+        if isinstance(value, list):
+            return "[" + ",".join(literal(item) for item in value) + "]"
         return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
     return [f"++{key}={literal(value)}" for key, value in values.items()]
