@@ -26,6 +26,7 @@ from hypothesis import strategies as st
 
 from rlrewards.algorithms.rlcr import parse_confidence
 from rlrewards.eval.generation import score_samples
+from rlrewards.eval.usc_eval import response_index
 from rlrewards.recipes.pure import PROCESS_REWARD_MODELS
 from rlrewards.recipes.rlcr_eval import probed_confidence
 from rlrewards.rewards.checkers import CHECKERS
@@ -123,12 +124,17 @@ def all_targets() -> dict[str, Callable[[str], bool]]:
         targets[f"checker {name}"] = lambda text, check=check: all(
             check(text, gold) in (True, False, None) for gold in GOLDS
         )
+        if hasattr(check, "equivalent"):  # votes compare two sampled answers with it (rlrewards.eval.scoring.vote)
+            targets[f"checker {name}.equivalent"] = lambda text, same=check.equivalent: all(
+                same(text, other) in (True, False) for other in GOLDS
+            )
     for name in REWARDS.names():
         targets.update(_reward_targets(name))
     targets.update(_prm_targets())
     targets["parse_confidence"] = lambda text: (lambda q: q is None or 0.0 <= q <= 1.0)(parse_confidence(text))
     targets["last_boxed"] = lambda text: (lambda got: got is None or isinstance(got, str))(last_boxed(text))
     targets["probed_confidence"] = lambda text: _finite_or_none(probed_confidence(text))
+    targets["usc response_index"] = lambda text: response_index(text, 16) in (None, *range(16))
     return targets
 
 
