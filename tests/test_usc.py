@@ -61,6 +61,10 @@ def test_an_unreadable_or_answerless_choice_falls_back_as_the_close_mode_does():
     assert selected_sample(group, "Response 2") == (2, True)
     assert selected_sample(group, "no index") == (1, False)  # response 0 by default, which has no answer: then 1
     assert selected_sample(group, "Response 0") == (1, True)
+    # the fallback searches the first 8 responses only (the official default N), whatever the USC N
+    sixteen = [{"extracted": None}] * 9 + [{"extracted": "7"}] * 7
+    assert selected_sample(sixteen, "Response 3") == (3, True)
+    assert selected_sample([{"extracted": None}] * 7 + [{"extracted": "7"}] * 9, "Response 3") == (7, True)
 
 
 def rows():

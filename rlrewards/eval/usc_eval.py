@@ -12,7 +12,9 @@ the first N responses to a problem in one prompt and names the most consistent o
   and we reproduce that. The prompt is the only user turn, chat-templated, answered greedily;
 - the index (``src/usc_from_outputs.py``): the number after the last ``Response``; none, or one outside 0 ... N-1,
   selects response 0 (counted in ``usc_unparsed@N``). For fixed-answer questions (its ``close`` mode, which every
-  task here is) a selected response without an extractable answer is replaced by the first of the N that has one.
+  task here is) a selected response without an extractable answer is replaced by the first response that has one
+  among the first 8 (the official function's default N, whatever the USC N; with fewer than 8 responses the
+  official code would index past the list, we search what there is).
 
 Model output is untrusted: the index is read by one linear scan and an index of more than 6 digits is no index.
 The USC prompt holds N whole responses: it is N times the decoding's length, which the model's context must hold.
@@ -34,6 +36,9 @@ from rlrewards.eval.scoring import by_prompt
 DEFAULT_SIZES = (4, 8, 16)
 _RESPONSE_INDEX = re.compile(r"Response\s+(\d+)")
 MAX_INDEX_DIGITS = 6
+# convert_json_close(input, output, N=8) is called without N: the fallback looks at the first 8 responses whatever
+# the USC N (with fewer than 8 it would index past the list; we stop at the list's end)
+CLOSE_MODE_SEARCH = 8
 
 
 def extract_question(prompt: str) -> str:
@@ -70,8 +75,9 @@ def selected_sample(group: Sequence[dict], reply: str) -> tuple[int, bool]:
     """(the sample USC selects among ``group``, whether the reply named a valid index)."""
     index = response_index(reply, len(group))
     chosen = 0 if index is None else index
-    if group[chosen]["extracted"] is None:  # the official "close" mode
-        chosen = next((i for i, record in enumerate(group) if record["extracted"] is not None), chosen)
+    if group[chosen]["extracted"] is None:  # the official "close" mode, which searches its default N = 8 responses
+        searched = group[:CLOSE_MODE_SEARCH]
+        chosen = next((i for i, record in enumerate(searched) if record["extracted"] is not None), chosen)
     return chosen, index is not None
 
 
