@@ -233,3 +233,17 @@ def test_symbolic_verdicts_are_remembered_across_calls(monkeypatch):
         assert zeroeval_amps_hard_match("0.5x^2", "\\frac{x^2}{2}") is True
         assert get_checker("zeroeval_amps_hard").equivalent("0.5x^2", "x^2/2") is True
     assert calls == [("x^2/2", "0.5x^2"), ("0.5x^2", "x^2/2")]
+
+
+def test_a_comparison_that_runs_out_of_time_is_not_equal_and_does_not_end_the_run(monkeypatch):
+    # math-verify's alarm raises a BaseException; it must become "not equal", not propagate
+    import time
+
+    import latex2sympy2_extended
+
+    monkeypatch.setattr(livebench_math, "SYMBOLIC_TIMEOUT_S", 1)
+    monkeypatch.setattr(livebench_math, "_VERDICTS", {})
+    monkeypatch.setattr(latex2sympy2_extended, "latex2sympy", lambda text: time.sleep(3))
+    started = time.perf_counter()
+    assert zeroeval_amps_hard_match("0.5x^2", "\\frac{x^2}{2}") is False
+    assert time.perf_counter() - started < 2.5

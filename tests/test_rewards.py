@@ -5,7 +5,7 @@ from contextlib import contextmanager
 import pytest
 
 from rlrewards.rewards import SafeReward, build_reward_functions, completion_text
-from rlrewards.rewards.checkers import exact_match, math_verify_match, numeric_match
+from rlrewards.rewards.checkers import exact_match, looks_hostile, math_verify_match, numeric_match
 from rlrewards.rewards.core import accuracy_reward, format_reward
 
 
@@ -101,6 +101,22 @@ def test_math_verify_match_accepts_equivalent_forms():
     assert math_verify_match("\\frac{1}{2}", "0.5")
     assert math_verify_match("2\\sqrt{2}", "\\sqrt{8}")
     assert not math_verify_match("3", "\\frac{1}{2}")
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["e^{(x+1)^2}", "2^3 \\cdot 5^2", "\\frac{x^2}{2!}+\\frac{x^3}{3!}", "x^{n}/n!", "\\binom{10}{3}", "e^{-x^2}"],
+)
+def test_ordinary_answers_pass_the_hostile_input_screen(text):
+    assert not looks_hostile(text)
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["9^{{999999999}}", "9^{+999999999}", "9^{9\\cdot 99999999}", "99999999999!", "\\binom{99999}{4}", "9^{(9)^{9}}"],
+)
+def test_the_screen_catches_huge_exponents_however_written(text):
+    assert looks_hostile(text)
 
 
 def test_math_verify_match_grades_answers_with_several_powers():

@@ -103,7 +103,10 @@ class UniversalSelfConsistency(EvaluationHook):
                 for g in firsts
             ]
             decoding = replace(context.decoding, name=f"usc{size}_{context.decoding.name}", num_samples=1)
-            decoding = replace(decoding, temperature=0.0, top_p=1.0, top_k=None)
+            # as many sequences per generate call as the sampled decoding, each prompt holding N responses
+            decoding = replace(
+                decoding, temperature=0.0, top_p=1.0, top_k=None, batch_size=max(1, decoding.batch_size // size)
+            )
             replies = [
                 texts[0]
                 for texts in cached_completions(

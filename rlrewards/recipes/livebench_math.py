@@ -20,8 +20,8 @@ with power 0): a sample votes for the first earlier sample whose answer is equal
 
 Where we differ: the LaTeX parser is latex2sympy2_extended (math-verify's, grown from the same ANTLR grammar as
 sympy's), because sympy's own ``parse_latex`` needs antlr4 4.11 while math-verify pins a newer runtime. It reads
-``e`` as Euler's number (``i`` stays a symbol), so ``\\exp(x)`` equals ``e^{x}`` here, where sympy's parser, which
-keeps ``e`` a plain symbol, likely says no: here is the more lenient side. Answers longer than
+``e`` as Euler's number (``i`` stays a symbol), so ``\\exp(x)`` equals ``e^{x}`` here; whether sympy's parser
+agrees could not be checked (it does not load here). Answers longer than
 ``MAX_ANSWER_CHARS`` or with power towers (``looks_hostile``) are not parsed at all (sympy can compute for hours in
 C, where no alarm interrupts it); and the 5-second alarm needs the main thread, so off it a symbolic comparison is
 not made and the row scores ``None`` (not graded, counted as invalid), as ``math_verify`` does.
@@ -107,6 +107,8 @@ def symbolically_equal(gold: str, answer: str) -> bool | None:
 
 
 def _compare(gold: str, answer: str) -> bool:
+    from math_verify.errors import TimeoutException  # a BaseException: ``except Exception`` would let it end the run
+
     try:
         import sympy
         from latex2sympy2_extended import latex2sympy
@@ -118,7 +120,7 @@ def _compare(gold: str, answer: str) -> bool:
             return bool(sympy.Abs(sympy.simplify(difference)) < SYMBOLIC_TOLERANCE)
 
         return compare()
-    except Exception:  # noqa: BLE001 - model output is untrusted; a parse failure or timeout means "not equal"
+    except (Exception, TimeoutException):  # noqa: BLE001 - untrusted output: a parse failure or timeout is "not equal"
         return False
 
 

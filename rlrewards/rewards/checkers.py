@@ -35,15 +35,20 @@ def get_checker(name: str) -> Checker:
 
 
 MAX_ANSWER_CHARS = 200  # longer "answers" are never right and only cost parser time
-# Power towers and huge exponents make sympy evaluate giant integers in C, where no signal can interrupt it: a
-# literal exponent of 4+ digits, a number raised to a number inside an exponent (9^{9^9}, 2^{(2^{99})}), a chain of
-# powers (10**10**10), a factorial near a power (9^{99!}, {10^{10}}!) or of a 12-digit number. Answers with several
-# ordinary powers (x^3 + x^2, e^{x^2}, 2^3 \cdot 5^2) pass. Run on at most MAX_ANSWER_CHARS characters.
+# Power towers and huge exponents make sympy evaluate giant integers in C, where no signal may interrupt it: a
+# literal of 4+ digits in an exponent (x^{99999}, 9^{+999999999}, 9^{9\cdot 99999999}), a number raised to a number
+# inside an exponent (9^{9^9}, 2^{(2^{99})}, 9^{{9}^{9}}), a chain of powers (10**10**10), a factorial in an exponent
+# (9^{99!}) or of a power ({10^{10}}!), a factorial of a 5+-digit number, a binomial of one. Ordinary answers pass:
+# x^3 + x^2, e^{x^2}, e^{(x+1)^2}, 2^3 \cdot 5^2, \frac{x^2}{2!}. Run on at most MAX_ANSWER_CHARS characters.
+_BRACED_EXPONENT = r"(\^|\*\*)\s*[{(][{(+\s]*"  # a power and the opening of its braced exponent
 _HOSTILE_POWER = re.compile(
-    r"(\^|\*\*)\s*[{(]?\s*-?\d{4,}"
-    r"|(\^|\*\*)\s*[{(][{(\s]*[^{}()]*?\d\s*[})]*\s*(\^|\*\*)\s*[{(]*\s*\d"
+    r"(\^|\*\*)\s*[+\s]*-?\d{4,}"
+    r"|" + _BRACED_EXPONENT + r"-?[^{}()^]*?\d{4,}"
+    r"|" + _BRACED_EXPONENT + r"[^{}()]*?(\d\s*\}*|\(\s*\d+\s*\))\s*(\^|\*\*)\s*[{(]*\s*\d"
     r"|(\^|\*\*)\s*\w+\s*(\^|\*\*)"
-    r"|(\^|\*\*)[^!]{0,12}!|\d{12,}\s*!|!\s*!"
+    r"|" + _BRACED_EXPONENT + r"[^{}()]*!"
+    r"|(\^|\*\*)\s*\{?\s*\d+\s*\}?\s*[})]\s*!"
+    r"|\d{5,}\s*!|!\s*!|\\binom\s*\{\s*\d{5,}"
 )
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
 
