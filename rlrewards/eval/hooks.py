@@ -63,6 +63,14 @@ class HookContext:
     bootstrap_resamples: int  # 0: report no bootstrap ``_stderr``
 
 
+def hook_settings(setup: HookSetup, key: str):
+    """A generic hook's setting ``key``: rlrewards-eval's (conf/eval.yaml), else the run's ``evaluation.<key>``; None
+    where the config has no such key. ``true`` is ``{enabled: true}``."""
+    source = setup.eval_config if setup.eval_config is not None else setup.run_config.get("evaluation")
+    spec = source.get(key) if source is not None else None
+    return {"enabled": True} if spec is True else spec
+
+
 class EvaluationHook:
     """A recipe's additions to an evaluation; subclass it and override what you need (both steps default to none).
 

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 
 from rlrewards.config import ConfigError
 from rlrewards.eval.generation import chat_texts
-from rlrewards.eval.hooks import EVALUATION_HOOKS, EvaluationHook, HookContext, HookSetup
+from rlrewards.eval.hooks import EVALUATION_HOOKS, EvaluationHook, HookContext, HookSetup, hook_settings
 from rlrewards.eval.metrics import mean_stderr
 from rlrewards.eval.scoring import by_prompt, powers_of_two, vote
 from rlrewards.eval.voting import best_of_n, borda_weights
@@ -122,14 +122,6 @@ class SelfCertaintyHook(EvaluationHook):
         return self_certainty_metrics(records, self.power)
 
 
-def settings(setup: HookSetup):
-    """The ``self_certainty`` mapping that applies: rlrewards-eval's (conf/eval.yaml turns it on), else the run's
-    ``evaluation.self_certainty``; None (off) where the config has no such key. ``true`` is ``{enabled: true}``."""
-    source = setup.eval_config if setup.eval_config is not None else setup.run_config.get("evaluation")
-    spec = source.get("self_certainty") if source is not None else None
-    return {"enabled": True} if spec is True else spec
-
-
 def wants_hf_scoring(spec) -> bool:
     """Whether a ``self_certainty`` setting (a mapping, true, false or null) asks for HF scoring on the vLLM backend:
     ``vllm_hf_scoring`` true and the hook enabled. The key must be true or false (null: false), else a ConfigError."""
@@ -143,7 +135,7 @@ def wants_hf_scoring(spec) -> bool:
 
 @EVALUATION_HOOKS.register("self_certainty")
 def self_certainty_selection(setup: HookSetup) -> SelfCertaintyHook | None:
-    spec = settings(setup)
+    spec = hook_settings(setup, "self_certainty")  # on in conf/eval.yaml
     if not spec or not spec.get("enabled", True):
         return None
     wants_hf_scoring(spec)  # its type, checked wherever the setting comes from

@@ -29,7 +29,7 @@ from dataclasses import replace
 
 from rlrewards.config import ConfigError
 from rlrewards.eval.generation import cached_completions, chat_texts
-from rlrewards.eval.hooks import EVALUATION_HOOKS, EvaluationHook, HookContext, HookSetup
+from rlrewards.eval.hooks import EVALUATION_HOOKS, EvaluationHook, HookContext, HookSetup, hook_settings
 from rlrewards.eval.metrics import mean_stderr
 from rlrewards.eval.scoring import by_prompt
 
@@ -102,10 +102,15 @@ class UniversalSelfConsistency(EvaluationHook):
                 [{"role": "user", "content": usc_prompt(questions.get(g[0]["id"], ""), [r["completion"] for r in g])}]
                 for g in firsts
             ]
-            decoding = replace(context.decoding, name=f"usc{size}_{context.decoding.name}", num_samples=1)
-            # as many sequences per generate call as the sampled decoding, each prompt holding N responses
+            # greedy; as many sequences per generate call as the sampled decoding, each prompt holding N responses
             decoding = replace(
-                decoding, temperature=0.0, top_p=1.0, top_k=None, batch_size=max(1, decoding.batch_size // size)
+                context.decoding,
+                name=f"usc{size}_{context.decoding.name}",
+                num_samples=1,
+                temperature=0.0,
+                top_p=1.0,
+                top_k=None,
+                batch_size=max(1, context.decoding.batch_size // size),
             )
             replies = [
                 texts[0]
@@ -125,16 +130,9 @@ class UniversalSelfConsistency(EvaluationHook):
         return metrics
 
 
-def usc_settings(setup: HookSetup):
-    """rlrewards-eval's ``usc`` mapping (conf/eval.yaml; off by default), else the run's ``evaluation.usc``."""
-    source = setup.eval_config if setup.eval_config is not None else setup.run_config.get("evaluation")
-    spec = source.get("usc") if source is not None else None
-    return {"enabled": True} if spec is True else spec
-
-
 @EVALUATION_HOOKS.register("usc")
 def universal_self_consistency(setup: HookSetup) -> UniversalSelfConsistency | None:
-    spec = usc_settings(setup)
+    spec = hook_settings(setup, "usc")  # off by default (conf/eval.yaml)
     if not spec or not spec.get("enabled", True):
         return None
     sizes = spec.get("sizes", DEFAULT_SIZES)

@@ -33,7 +33,7 @@ import logging
 import re
 import threading
 
-from rlrewards.recipes.zeroeval import sanitize_math_answer
+from rlrewards.recipes.zeroeval import sanitized_gold
 from rlrewards.rewards.checkers import CHECKERS, looks_hostile
 
 log = logging.getLogger(__name__)
@@ -43,11 +43,6 @@ SYMBOLIC_TOLERANCE = 0.001
 _OFF_MAIN_THREAD_WARNED = threading.Event()
 MAX_REMEMBERED_VERDICTS = 100_000
 _VERDICTS: dict[tuple[str, str], bool] = {}  # main-thread symbolic verdicts by (gold, answer)
-
-
-def sanitized_gold(answer: str) -> str:
-    """The gold as ``new_math.py`` compares it: ``#`` removed, stripped, sanitized."""
-    return sanitize_math_answer(str(answer).replace("#", "").strip())
 
 
 @CHECKERS.register("zeroeval_exact")

@@ -314,6 +314,11 @@ def sanitize_math_answer(answer: str) -> str:
     return answer.replace(" ", "")
 
 
+def sanitized_gold(answer: str) -> str:
+    """The gold as ``new_math.py`` compares it: ``#`` removed, stripped, sanitized."""
+    return sanitize_math_answer(str(answer).replace("#", "").strip())
+
+
 def zeroeval_answer(text: str) -> str | None:
     """The answer the official voting and grading compare: steps 1-4 of the module docstring."""
     if not isinstance(text, str):
@@ -346,7 +351,7 @@ def zeroeval_math_match(prediction: str | None, answer: str) -> bool:
     gold sanitized here with its ``#`` removed; equal strings, or equal first numbers."""
     if not isinstance(prediction, str):
         return False
-    gold = sanitize_math_answer(str(answer).replace("#", "").strip())
+    gold = sanitized_gold(answer)
     if prediction == gold:
         return True
     predicted, expected = _FIRST_NUMBER.search(prediction), _FIRST_NUMBER.search(gold)

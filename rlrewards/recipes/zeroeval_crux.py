@@ -15,24 +15,16 @@ sample's own answer is graded, as in the official selection-then-grading.
 
 from __future__ import annotations
 
-import json
-
-from rlrewards.recipes.zeroeval import collapse_repeated_letter, raw_answer
+from rlrewards.recipes.zeroeval import ZeroEvalJsonFormat, collapse_repeated_letter, raw_answer
 from rlrewards.rewards.checkers import CHECKERS
-from rlrewards.tasks.formats import ANSWER_FORMATS, AnswerFormat
+from rlrewards.tasks.formats import ANSWER_FORMATS
 
 
-class ZeroEvalJsonRawFormat(AnswerFormat):
+class ZeroEvalJsonRawFormat(ZeroEvalJsonFormat):
     """ZeroEval's json answer as read (``str`` of the ``answer`` value), without the math sanitization."""
-
-    def render(self, steps: list[str], answer: str, **extras) -> str:
-        return "```json\n" + json.dumps({"reasoning": " ".join(steps), "answer": answer}, indent=4) + "\n```"
 
     def extract_answer(self, text: str) -> str | None:
         return raw_answer(text) if isinstance(text, str) else None
-
-    def is_well_formed(self, text: str) -> bool:
-        return isinstance(text, str) and raw_answer(text) is not None
 
 
 ANSWER_FORMATS.register("zeroeval_json_raw")(
