@@ -40,6 +40,7 @@ CASES: dict[str, Callable[[int], str]] = {
     "open_think": lambda n: "<think>" + _fill("a", n - 7),  # think_answer's tempered tokens scan, then give back
     "trailing_space": lambda n: "<think>x</think><answer>1</answer>" + _fill(" ", n - 35, "x"),
     "long_equation": lambda n: "1+1=" + _fill("1", n - 4),  # a PRM step whose result has 64 K digits
+    "open_code_blocks": lambda n: _fill("```python\nx", n),  # code blocks never closed: the fence regex's n^2
 }
 
 

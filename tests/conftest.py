@@ -1,4 +1,5 @@
 import os
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -7,6 +8,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 os.environ.setdefault("WANDB_SILENT", "true")
 # Tests never talk to the W&B service; the one that exercises W&B sets offline mode itself.
 os.environ.setdefault("WANDB_MODE", "disabled")
+# Test suites that tasks store while loading (LiveCodeBench's) go to a throwaway folder, not the user's cache.
+os.environ["RLREWARDS_CACHE"] = tempfile.mkdtemp(prefix="rlrewards-test-cache-")
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 CONFIG_DIR = REPO_ROOT / "conf"

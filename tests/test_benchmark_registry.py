@@ -37,6 +37,16 @@ ZEROEVAL_OEQA = (  # ZeroEval's open-ended template (src/templates/OEQA.py), the
     'final answer in the `answer` field, e.g.,`"answer": "42"`.\n\n```json\n{{\n    "reasoning": "___",\n    '
     '"answer": "___"\n}}\n```\n'
 )
+LCB_STDIN_PROMPT = (  # LiveCodeBench's generic template for a problem without starter code
+    "### Question:\n{question_content}\n\n### Format: Read the inputs from stdin solve the problem and write the "
+    "answer to stdout (do not directly test on the sample inputs). Enclose your code within delimiters as follows. "
+    "Ensure that when the python program runs, it reads the inputs, runs the algorithm and writes output to STDOUT."
+    "\n```python\n# YOUR CODE HERE\n```\n\n### Answer: (use the provided format with backticks)\n\n"
+)
+LCB_FIRST_ANSWER = (  # a reference to the stored tests of the first fixture row, public then private (their SHA-256)
+    '{"question_id": "SYNTHETIC-abc000_a", "suite": '
+    '"97877a35b9aec8570b424de92a4dd83a7b311f0f19649ba56a612a95f46b0366", "tests": 3, "timeout": 6.0}'
+)
 
 
 @dataclass(frozen=True)
@@ -186,6 +196,12 @@ BENCHMARKS = {
         "model=llama3.1-8b-instruct", ZEROEVAL_OEQA % "question", "[(4, 1), (4, 1), (4, 1), (4, 1), (2, 3), (2, 3)]",
         "zeroeval_crux", "[(4, 1), (4, 1), (4, 1), (4, 1), (2, 3), (2, 3)]", "[[4, 1], [4, 1], [4, 1], [4, 1], [2, 3]]",
         extra={"id": "crux-test-#0"},
+    ),
+    "LiveCodeBench (release_v3)": Benchmark(  # two synthetic rows with the lite schema; graded by running the code
+        "livecodebench", "livecodebench/code_generation_lite", "test", {"test": "livecodebench/test.jsonl"},
+        "model=llama3.1-8b-instruct", LCB_STDIN_PROMPT, LCB_FIRST_ANSWER, "livecodebench",
+        "a, b = map(int, input().split())\nprint(a + b)", "print(3)",
+        extra={"question_id": "SYNTHETIC-abc000_a", "platform": "atcoder", "difficulty": "easy"},
     ),
     "MATH level 5 (ZeroEval)": Benchmark(
         "math_l5", "AI-MO/aimo-validation-math-level-5", "train", {"train": "math_l5/train.jsonl"},

@@ -3,7 +3,9 @@ majority votes and RLCR's test-time scaling. Moved out of ``rlrewards.eval.gener
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from rlrewards.algorithms.rlcr import parse_confidence
@@ -27,25 +29,42 @@ def score_samples(dataset, samples: list[list[str]], answer_format: str) -> list
     fmt = get_answer_format(answer_format)
     records = []
     for row, row_samples in zip(dataset, samples):
-        checker = get_checker(row.get("checker") or "numeric")
         for k, text in enumerate(row_samples):
-            predicted = fmt.extract_answer(text)
             stated = {"confidence": parse_confidence(text)} if fmt.states_confidence else {}
             records.append(
                 {
                     "id": row.get("id"),
                     "sample": k,
                     "completion": text,
-                    "extracted": predicted,
+                    "extracted": fmt.extract_answer(text),
                     "answer": row["answer"],
-                    "correct": bool(checker(predicted, row["answer"])),
+                    "correct": None,  # graded below, all records together
                     "well_formed": fmt.is_well_formed(text),
                     **stated,
                     "level": row.get("level"),
                     "checker": row.get("checker"),
                 }
             )
+    for record, correct in zip(records, grade_records(records)):
+        record["correct"] = correct
     return records
+
+
+def grade_records(records: Sequence[dict]) -> list[bool]:
+    """Each record's verdict under its checker. Checkers marked ``concurrent`` (each check waits on a child
+    process: ``livecodebench``) run in a thread pool, one thread per CPU; the others run here, in order."""
+    checkers = [get_checker(r["checker"] or "numeric") for r in records]
+    verdicts: list[bool | None] = [None] * len(records)
+    waiting = [i for i, checker in enumerate(checkers) if getattr(checker, "concurrent", False)]
+    if waiting:
+        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+            graded = pool.map(lambda i: bool(checkers[i](records[i]["extracted"], records[i]["answer"])), waiting)
+            for index, verdict in zip(waiting, graded):
+                verdicts[index] = verdict
+    for index, checker in enumerate(checkers):
+        if verdicts[index] is None:
+            verdicts[index] = bool(checker(records[index]["extracted"], records[index]["answer"]))
+    return [bool(v) for v in verdicts]
 
 
 def count_tokens(tokenizer, records: list[dict]) -> None:

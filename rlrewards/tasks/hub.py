@@ -23,7 +23,7 @@ from typing import Any
 from datasets import Dataset, load_dataset
 
 from rlrewards.rewards.checkers import get_checker
-from rlrewards.tasks.base import check_split, validate_rows
+from rlrewards.tasks.base import DatasetRowError, check_split, validate_rows
 from rlrewards.tasks.formats import last_boxed
 from rlrewards.tasks.prompts import resolve_system_prompt
 
@@ -181,22 +181,24 @@ class HubMathTask:
     def load_split(self, split: str) -> Dataset:
         check_split(split)
         raw, fields = self._raw_split(split), self.source(split)
-        extract = ANSWER_EXTRACTORS[self.answer_extractor]
+        source = f"task {self.name} ({fields['path']}, split {self.splits[split]})"
         rows = []
         for index, record in enumerate(raw):
             problem = field_value(record, fields["problem_field"])
-            reference = field_value(record, fields["answer_field"])
             messages = self._messages(record, problem)
+            try:
+                answer = self.reference_answer(record, fields)
+            except ValueError as err:
+                raise DatasetRowError(f"{source}: row {index}: {err}") from None
             rows.append(
                 {
                     "id": f"{self.name}-{split}-{index}",
                     "prompt": messages,
-                    "answer": extract(reference) if reference is not None else None,
+                    "answer": answer,
                     "checker": self.row_checker(record),
                     **{key.rsplit(".", 1)[-1]: field_value(record, key) for key in self.extra_fields},
                 }
             )
-        source = f"task {self.name} ({fields['path']}, split {self.splits[split]})"
         self._check_rule_field(raw, source)
         if self.drop_unanswered:
             kept = [row for row in rows if row["answer"] not in (None, "")]
@@ -210,6 +212,12 @@ class HubMathTask:
             for row, visible in zip(rows, mask):
                 row[VISIBLE_COLUMN] = visible
         return Dataset.from_list(rows)
+
+    def reference_answer(self, record: Mapping[str, Any], fields: Mapping[str, Any]) -> str | None:
+        """A row's ground truth: ``answer_extractor`` on its ``answer_field`` (None when the row has none). A
+        ValueError here is a broken row, reported with its index."""
+        reference = field_value(record, fields["answer_field"])
+        return ANSWER_EXTRACTORS[self.answer_extractor](reference) if reference is not None else None
 
     def _messages(self, record: Mapping[str, Any], problem: Any) -> list[dict[str, str]]:
         """The row's prompt: its own chat messages (``messages_field``) or the system prompt and the template."""
