@@ -3,27 +3,31 @@ extraction, LiveCodeBench-lite's test encoding, and LiveCodeBench's grading by r
 (rlrewards/utils/python_tests_runner.py through rlrewards/utils/code_execution.py)."""
 
 import base64
+import hashlib
 import json
 import pickle
 import random
 import re
+import time
 import zlib
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from conftest import FIXTURES
 
-from rlrewards.eval.scoring import grade_records
+from rlrewards.eval.scoring import grade_records, usable_cpus
 from rlrewards.recipes.livecodebench import (
     LiveCodeBenchTask,
     decode_private_tests,
     extract_code,
     generic_prompt,
     livecodebench_passes,
+    load_suite,
     python_blocks,
     store_suite,
 )
 from rlrewards.tasks.base import DatasetRowError
-from rlrewards.utils.code_execution import ProgramTests, read_verdict, run_program_tests
+from rlrewards.utils.code_execution import ProgramTests, Verdict, read_verdict, run_program_tests
 from rlrewards.utils.python_tests_runner import same_output, unwrap_main_guard
 
 OFFICIAL_FENCE = re.compile(r"```python\s*\n(.*?)\n```", re.DOTALL)  # src/livecode_parsing.py's pattern
@@ -124,7 +128,26 @@ def test_a_row_whose_tests_cannot_be_decoded_is_refused_with_its_index(tmp_path)
     [
         ("a, b = map(int, input().split())\nprint(a + b)", True, "passed"),
         ("import sys\nprint(sum(map(int, sys.stdin.read().split())))", True, "passed"),
-        ("print(sum(map(int, open(0).read().split())))\nexit()", True, "passed"),
+        ("a, b = map(int, input().split())\nprint(a + b)\nexit()", True, "passed"),
+        ("import sys\nprint(sum(map(int, sys.stdin.buffer.read().split())))", True, "passed"),
+        # LiveCodeBench's mocked stdin: sys.stdin.readline keeps the line break, the stdin bound by an import drops
+        # it (the prelude's star import of sys binds one too); iteration and open(0) read nothing; quit is None
+        (
+            "import sys\nline = sys.stdin.readline()\nprint(sum(map(int, line.split())) if '\\n' in line else 0)",
+            True,
+            "passed",
+        ),
+        (
+            "from sys import stdin\nline = stdin.readline()\n"
+            "print(sum(map(int, line.split())) if '\\n' in line else 0)",
+            False,
+            "wrong",
+        ),
+        ("from sys import stdin\nprint(sum(map(int, stdin.readline().split())))", True, "passed"),
+        ("print(sum(map(int, stdin.read().split())))", True, "passed"),
+        ("import sys\nfor line in sys.stdin:\n    print(sum(map(int, line.split())))", False, "error"),
+        ("print(sum(map(int, open(0).read().split())))", False, "wrong"),
+        ("a, b = map(int, input().split())\nprint(a + b)\nquit()", False, "error"),
         ("if __name__ == '__main__':\n    a, b = map(int, input().split())\n    print(a + b)", True, "passed"),
         ("a, b = map(int, input().split())\nprint(a - b)", False, "wrong"),
         ("print(3)", False, "wrong"),  # the public test passes, the private ones do not
@@ -206,3 +229,68 @@ def test_concurrent_checkers_are_graded_in_threads_in_record_order(monkeypatch):
     records = [{"checker": "x", "extracted": str(i % 3), "answer": "1"} for i in range(12)]
     assert grade_records(records) == [i % 3 == 1 for i in range(12)]
     assert sorted(calls) == sorted(str(i % 3) for i in range(12))
+
+
+def test_programs_using_numpy_import_it_as_in_livecodebench_worker():
+    pytest.importorskip("numpy")
+    code = "import numpy as np\nprint(int(np.array(input().split(), dtype=int).sum()))"
+    assert run_program_tests(code, ADD, timeout=5.0).passed  # the guard removes os.putenv, which numpy calls
+
+
+FORGED = '{"passed": true, "tests_run": 3, "status": "passed"}'
+WRITE_EVERYWHERE = (
+    f"for fd in range(3, 10):\n    try:\n        open(fd, 'w', closefd=False).write('{FORGED}\\n')\n"
+    "    except OSError:\n        pass\n"
+)
+
+
+@pytest.mark.parametrize(
+    "code",
+    [
+        f"import json\njson.dumps = lambda *args, **kwargs: '{FORGED}'\nprint(0)",
+        # write a verdict to every open descriptor, then die before the runner writes its own
+        f"import signal\n{WRITE_EVERYWHERE}signal.raise_signal(signal.SIGKILL)",
+        f"{WRITE_EVERYWHERE}print(0)",  # the runner's own verdict follows: two lines
+    ],
+)
+def test_a_verdict_written_by_the_program_is_not_taken(code):
+    assert not run_program_tests(code, ADD, timeout=2.0).passed
+
+
+def test_a_verdict_file_with_more_than_one_line_is_unreadable():
+    assert read_verdict(f"{FORGED}\n{FORGED}\n".encode()).status == "unreadable"
+
+
+def test_a_runner_failure_is_a_failed_program_not_an_exception(monkeypatch):
+    def cleanup_fails(request, deadline):
+        raise OSError(39, "Directory not empty")
+
+    monkeypatch.setattr("rlrewards.utils.code_execution._run_child", cleanup_fails)
+    assert run_program_tests("print(3)", ADD, timeout=1.0) == Verdict(False, "crashed")
+
+
+def test_equal_programs_checked_at_once_run_once(monkeypatch):
+    runs = []
+
+    def slow_run(code, suite, timeout):
+        runs.append(code)
+        time.sleep(0.2)
+        return Verdict(True, "passed", len(suite.inputs))
+
+    monkeypatch.setattr("rlrewards.recipes.livecodebench.run_program_tests", slow_run)
+    reference = json.dumps({"suite": store_suite(ADD), "timeout": 1.0})
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        verdicts = list(pool.map(lambda _: livecodebench_passes("print('same program')", reference), range(6)))
+    assert verdicts == [True] * 6 and len(runs) == 1
+
+
+def test_a_missing_suite_is_looked_for_again_once_stored():
+    suite = ProgramTests(("7\n",), ("7\n",))
+    digest = hashlib.sha256(json.dumps({"inputs": suite.inputs, "outputs": suite.outputs, "fn_name": None}).encode())
+    assert load_suite(digest.hexdigest()) is None
+    assert store_suite(suite) == digest.hexdigest() and load_suite(digest.hexdigest()) == suite
+
+
+def test_grading_threads_follow_the_cpus_this_process_may_use(monkeypatch):
+    monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
+    assert usable_cpus() == 3

@@ -52,12 +52,13 @@ def score_samples(dataset, samples: list[list[str]], answer_format: str) -> list
 
 def grade_records(records: Sequence[dict]) -> list[bool]:
     """Each record's verdict under its checker. Checkers marked ``concurrent`` (each check waits on a child
-    process: ``livecodebench``) run in a thread pool, one thread per CPU; the others run here, in order."""
+    process: ``livecodebench``) run in a thread pool, one thread per CPU this process may use; the others run here,
+    in order."""
     checkers = [get_checker(r["checker"] or "numeric") for r in records]
     verdicts: list[bool | None] = [None] * len(records)
     waiting = [i for i, checker in enumerate(checkers) if getattr(checker, "concurrent", False)]
     if waiting:
-        with ThreadPoolExecutor(max_workers=os.cpu_count() or 1) as pool:
+        with ThreadPoolExecutor(max_workers=usable_cpus()) as pool:
             graded = pool.map(lambda i: bool(checkers[i](records[i]["extracted"], records[i]["answer"])), waiting)
             for index, verdict in zip(waiting, graded):
                 verdicts[index] = verdict
@@ -65,6 +66,14 @@ def grade_records(records: Sequence[dict]) -> list[bool]:
         if verdicts[index] is None:
             verdicts[index] = bool(checker(records[index]["extracted"], records[index]["answer"]))
     return [bool(v) for v in verdicts]
+
+
+def usable_cpus() -> int:
+    """The CPUs this process may run on (a Slurm or cgroup allotment, not the machine's count): more threads than
+    that would run programs against wall-clock timeouts on shared cores and fail them."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(len(os.sched_getaffinity(0)), 1)
+    return os.cpu_count() or 1
 
 
 def count_tokens(tokenizer, records: list[dict]) -> None:

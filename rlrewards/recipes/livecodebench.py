@@ -32,8 +32,8 @@ import pickle
 import threading
 import zlib
 from collections.abc import Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
@@ -166,15 +166,23 @@ def store_suite(suite: ProgramTests) -> str:
     return digest
 
 
-@lru_cache(maxsize=256)
+_SUITES: dict[Path, ProgramTests] = {}  # path -> suite, for the suites found (a missing one is looked for again)
+
+
 def load_suite(digest: str) -> ProgramTests | None:
     path = suite_store() / f"{digest}.json"
+    if path in _SUITES:
+        return _SUITES[path]
     try:
         data = json.loads(path.read_text())
-        return ProgramTests(tuple(data["inputs"]), tuple(data["outputs"]), data.get("fn_name"))
+        suite = ProgramTests(tuple(data["inputs"]), tuple(data["outputs"]), data.get("fn_name"))
     except (OSError, ValueError, KeyError, TypeError):
         logger.warning("test suite %s is missing or unreadable under %s: its samples are graded wrong", digest, path)
         return None
+    if len(_SUITES) >= 256:  # a whole release's suites can be large: keep the recent ones
+        _SUITES.pop(next(iter(_SUITES)))
+    _SUITES[path] = suite
+    return suite
 
 
 @dataclass
@@ -208,16 +216,18 @@ def generic_prompt(question: str, starter_code: str) -> str:
 
 
 _VERDICTS: dict[tuple[str, str, float], bool] = {}
+_RUNNING: dict[tuple[str, str, float], Future] = {}  # programs being run now: an equal one waits for that verdict
 _VERDICTS_LOCK = threading.Lock()
 
 
 @CHECKERS.register("livecodebench")
 def livecodebench_passes(prediction: str | None, answer: str) -> bool:
-    """The program passes every stored test of the row's suite (run in a child process; any failure is False)."""
+    """The program passes every stored test of the row's suite (run in a child process; any failure is False).
+    Equal programs of a problem are run once, also when checked at the same time from several threads."""
     try:
         reference = json.loads(answer)
         digest, timeout = str(reference["suite"]), float(reference.get("timeout", 6.0))
-    except (TypeError, ValueError, KeyError):
+    except (TypeError, ValueError, KeyError, AttributeError):
         return False
     if not isinstance(prediction, str) or not prediction.strip():
         return False
@@ -225,10 +235,19 @@ def livecodebench_passes(prediction: str | None, answer: str) -> bool:
     with _VERDICTS_LOCK:
         if key in _VERDICTS:
             return _VERDICTS[key]
-    suite = load_suite(digest)
-    passed = suite is not None and run_program_tests(prediction, suite, timeout).passed
-    with _VERDICTS_LOCK:
-        _VERDICTS[key] = passed
+        running, owner = _RUNNING.get(key), key not in _RUNNING
+        if owner:
+            running = _RUNNING[key] = Future()
+    if not owner:
+        return running.result()
+    passed = False
+    try:
+        suite = load_suite(digest)
+        passed = suite is not None and run_program_tests(prediction, suite, timeout).passed
+    finally:
+        with _VERDICTS_LOCK:
+            _VERDICTS[key] = passed
+            _RUNNING.pop(key).set_result(passed)
     return passed
 
 

@@ -7,7 +7,7 @@ exceeds the overall time or returns anything unreadable has failed. The overall 
 timeout, ``(timeout + 1) * tests + 5`` seconds (``lcb_runner/evaluation/compute_code_generation_metrics.py``).
 
 This is not a security sandbox: it keeps an honest but wrong program from hanging or flooding the evaluation, not
-a hostile one from the machine. Evaluate untrusted models inside a container.
+a hostile one from the machine or from forging its verdict. Evaluate untrusted models inside a container.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def overall_timeout(per_test: float, tests: int) -> float:
 def run_program_tests(
     code: str, suite: ProgramTests, timeout: float = 6.0, memory_bytes: int = DEFAULT_MEMORY_BYTES
 ) -> Verdict:
-    """Whether ``code`` passes every test of ``suite``, each within ``timeout`` seconds."""
+    """Whether ``code`` passes every test of ``suite``, each within ``timeout`` seconds. Never raises."""
     if not isinstance(code, str) or not code.strip() or not suite.inputs:
         return Verdict(False, "error")
     request = {
@@ -65,27 +65,44 @@ def run_program_tests(
         "timeout": timeout,
         "memory_bytes": memory_bytes,
     }
-    with tempfile.TemporaryDirectory(prefix="rlrewards-run-") as workdir:
-        try:  # a session of its own, so a timeout kills whatever the program started too
+    try:
+        verdict = _run_child(json.dumps(request).encode(), overall_timeout(timeout, len(suite.inputs)))
+    except Exception as err:  # noqa: BLE001 - whatever the child did to its directory, the evaluation goes on
+        logger.warning("the test runner failed (%s: %s); the program is graded wrong", type(err).__name__, err)
+        verdict = Verdict(False, "crashed")
+    if verdict.status in ("crashed", "unreadable"):
+        logger.debug("test runner verdict %s for a program of %d tests", verdict.status, len(suite.inputs))
+    return verdict
+
+
+def _run_child(request: bytes, deadline: float) -> Verdict:
+    """The runner in its own session and temporary directory; its verdict goes to a file (the runner's file-size
+    limit bounds it) rather than a pipe, so no output can fill this process's memory."""
+    with (
+        tempfile.TemporaryDirectory(prefix="rlrewards-run-", ignore_cleanup_errors=True) as workdir,
+        tempfile.TemporaryFile() as verdict_file,
+    ):
+        try:
             child = subprocess.Popen(
                 [sys.executable, "-I", str(RUNNER)],
                 stdin=subprocess.PIPE,
-                stdout=subprocess.PIPE,
+                stdout=verdict_file,
                 stderr=subprocess.DEVNULL,
                 cwd=workdir,
-                start_new_session=True,
+                start_new_session=True,  # a session of its own, so a timeout kills whatever the program started too
             )
         except OSError as err:  # the interpreter could not start: a machine problem, not the program's
             logger.warning("could not start the test runner: %s", err)
             return Verdict(False, "crashed")
         try:
-            output, _ = child.communicate(json.dumps(request).encode(), overall_timeout(timeout, len(suite.inputs)))
+            child.communicate(request, deadline)
         except subprocess.TimeoutExpired:
-            kill_session(child)
             return Verdict(False, "killed")
         finally:
-            kill_session(child)  # anything the program left running
-    return read_verdict(output)
+            kill_session(child)  # on a timeout, and anything the program left running
+        verdict_file.seek(0)
+        output = verdict_file.read(VERDICT_BYTES + 1)
+    return read_verdict(output) if child.returncode == 0 else Verdict(False, "crashed")
 
 
 def kill_session(child: subprocess.Popen) -> None:
@@ -95,11 +112,15 @@ def kill_session(child: subprocess.Popen) -> None:
 
 
 def read_verdict(output: bytes) -> Verdict:
-    """The runner's verdict line, or a failure when the output is anything else."""
+    """The runner's one verdict line, or a failure when the output is anything else (empty, longer than a verdict,
+    more than one line: something besides the runner wrote there)."""
     if not output or len(output) > VERDICT_BYTES:
         return Verdict(False, "crashed" if not output else "unreadable")
+    lines = output.decode("utf-8", errors="replace").strip().split("\n")
     try:
-        verdict = json.loads(output.decode("utf-8", errors="replace").strip().splitlines()[-1])
+        if len(lines) != 1:
+            raise ValueError("more than one line")
+        verdict = json.loads(lines[0])
         return Verdict(verdict["passed"] is True, str(verdict["status"]), int(verdict["tests_run"]))
-    except (ValueError, KeyError, TypeError, IndexError):
+    except (ValueError, KeyError, TypeError):
         return Verdict(False, "unreadable")

@@ -2,10 +2,11 @@
 
 Started by ``rlrewards.utils.code_execution.run_program_tests`` as ``python -I <this file>`` (isolated mode: no
 user site, no PYTHON* variables, no current directory on ``sys.path``) in a fresh temporary directory. It imports
-only the standard library, so it starts fast and does not depend on this package. Protocol: one JSON object on stdin
-``{code, fn_name, inputs, outputs, timeout, memory_bytes}``; one JSON line ``{passed, tests_run, status}`` on the
-stdout it had when it started. Before the program runs, file descriptors 1 and 2 point to /dev/null, so nothing the
-program writes can be mistaken for the verdict.
+only the standard library (numpy too when the program mentions a package built on it, as LiveCodeBench's worker has
+it imported), so it starts fast and does not depend on this package. Protocol: one JSON object on stdin ``{code,
+fn_name, inputs, outputs, timeout, memory_bytes}``; one JSON line ``{passed, tests_run, status}`` on the stdout it
+had when it started, and exit status 0. Before the program runs, file descriptors 1 and 2 point to /dev/null, so
+what an honest program prints never reaches the verdict (a hostile one can still forge it: not a sandbox).
 
 Semantics follow LiveCodeBench's ``lcb_runner/evaluation/testing_util.py`` (LiveCodeBench/LiveCodeBench @ 28fef95):
 
@@ -19,11 +20,18 @@ Semantics follow LiveCodeBench's ``lcb_runner/evaluation/testing_util.py`` (Live
   printed output passes when, both stripped and split into stripped lines, the line counts agree and each line is
   equal as text or as a list of decimal numbers (``Decimal``, so ``1.50`` equals ``1.5``).
 - Every test gets ``timeout`` seconds of wall time; the first failing test ends the run (the problem is failed).
+- Resource limits: a 4 GiB address space (``memory_bytes``) and 16 MiB per written file; LiveCodeBench's ``run_test``
+  calls its guard without a memory limit, so a program using more memory passes there and fails here.
 
-Differences: standard input is a real text stream over the test's bytes (LiveCodeBench mocks a few of its methods:
-its ``readline`` returns lines without their newline and its ``readlines`` splits on newlines); ``open(0)`` reads
-the same stream. Like LiveCodeBench's ``reliability_guard``, the guard below switches off process and file-system
-calls a program has no business making; it is **not** a security sandbox. Run untrusted code in a container.
+Standard input is mocked as LiveCodeBench mocks it (``MockedStdin``: lines without their line break, no iteration,
+``buffer.readline()`` always the first line), and ``open(0)`` reads nothing (there, the star import of builtins binds
+the real ``open`` before the mock, and the child's standard input is empty), so a program that relies on these
+quirks is graded as LiveCodeBench grades it; ``scripts/diff_livecodebench.py`` compares the two graders program by
+program. The version followed is LiveCodeBench @ 28fef95 (``testing_util.py`` last changed in 16de2a1, May 2025);
+the version current when the self-certainty paper appeared (15808c7, January 2025) had a StringIO as standard input
+(iterable, without ``buffer``). The guard switches off what LiveCodeBench's ``reliability_guard`` does (``quit()``
+included), plus the calls that could write over the verdict; it is **not** a security sandbox. Run untrusted code in
+a container.
 """
 
 from __future__ import annotations
@@ -46,6 +54,20 @@ STANDARD_IMPORTS = (
     "import itertools\nimport functools\nimport operator\nimport io\nimport sys\nimport json\n"
     "sys.setrecursionlimit(50000)\n"
 )
+
+
+# os functions LiveCodeBench's reliability_guard sets to None
+LCB_DISABLED_OS_CALLS = (
+    "kill", "system", "putenv", "remove", "removedirs", "rmdir", "fchdir", "setuid", "fork", "forkpty", "killpg",
+    "rename", "renames", "truncate", "replace", "unlink", "fchmod", "fchown", "chmod", "chown", "chroot", "lchflags",
+    "lchmod", "lchown", "getcwd", "chdir",
+)  # fmt: skip
+# and what could write over the verdict or leave processes behind once the runner is killed
+RUNNER_DISABLED_OS_CALLS = ("write", "dup2", "_exit", "execv", "execve", "execvp", "spawnv", "setsid", "setpgid")
+# packages that import numpy, which LiveCodeBench's worker has imported before the program runs (testing_util imports
+# it); imported here after the guard, numpy would fail (it calls os.putenv, which the guard removes)
+NUMPY_USERS = ("numpy", "scipy", "pandas", "sklearn", "networkx")
+VERDICT = '{"passed": %s, "tests_run": %d, "status": "%s"}\n'  # rendered with %, which a program cannot patch
 
 
 class TestTimeout(Exception):
@@ -121,8 +143,10 @@ def timed(seconds: float, function, *args):
 
 def run_call_based(code: str, fn_name: str, inputs: list[str], outputs: list[str], timeout: float) -> tuple[int, str]:
     namespace = timed(timeout, execute, STANDARD_IMPORTS + "\n\n" + code)
-    owner = timed(timeout, namespace["Solution"]) if "class Solution" in code and "Solution" in namespace else None
-    method = getattr(owner, fn_name, None) if owner is not None else namespace.get(fn_name)
+    if "class Solution" in code:  # as LiveCodeBench decides, by the text (a KeyError when none is defined)
+        method = getattr(timed(timeout, namespace["Solution"]), fn_name, None)
+    else:
+        method = namespace.get(fn_name)
     if not callable(method):
         return 0, "error"
     for index, (given, expected) in enumerate(zip(inputs, outputs)):
@@ -135,38 +159,92 @@ def run_call_based(code: str, fn_name: str, inputs: list[str], outputs: list[str
     return len(inputs), "passed"
 
 
-class _Stdin:
-    """What ``sys.stdin`` and ``open(0)`` read during one test."""
+class MockedStdin:
+    """``sys.stdin`` during one test, as LiveCodeBench's ``call_method`` mocks it (``MockStdinWithBuffer``):
+    ``read()`` is the whole input, ``readline()`` the next line with its line break ("" at the end), ``readlines()``
+    the input split at line breaks (without them), ``buffer.read()`` its bytes and ``buffer.readline()`` always the
+    first line; other attributes come from a StringIO over the input. It is not iterable: ``for line in sys.stdin``
+    raises TypeError, as there."""
 
-    text = ""
+    def __init__(self, text: str):
+        self._text, self._stream = text, io.StringIO(text)
+        self.buffer = MockedStdinBuffer(text)
 
-    @classmethod
-    def stream(cls):
-        return io.TextIOWrapper(io.BytesIO(cls.text.encode()), encoding="utf-8")
+    def read(self, *args):
+        return self._text
+
+    def readline(self, *args):
+        return self._stream.readline(*args)
+
+    def readlines(self, *args):
+        return self._text.split("\n")
+
+    def __getattr__(self, name):
+        return getattr(self._stream, name)
+
+
+class MockedStdinBuffer:
+    def __init__(self, text: str):
+        self._bytes = text.encode("utf-8")
+
+    def read(self, *args):
+        return self._bytes
+
+    def readline(self, *args):
+        return self._bytes.split(b"\n")[0] + b"\n"
+
+
+class ImportedStdin:
+    """The standard input a program bound when its imports ran (``from sys import stdin``, and the star import of
+    ``sys`` in the prelude), before any test. LiveCodeBench's patches of ``sys.stdin.read``, ``.readline`` and
+    ``.readlines`` are entered before ``sys.stdin`` itself is replaced, so they land on this object: during a test
+    ``read()`` is the whole input, ``readline()`` the next line *without* its line break (StopIteration past the
+    end) and ``readlines()`` the input split at line breaks; the rest reads the worker's empty standard input."""
+
+    buffer = io.BytesIO()
+
+    def __init__(self):
+        self._text: str | None = None
+
+    def during(self, text: str | None) -> None:
+        self._text, self._lines = text, iter((text or "").split("\n"))
+
+    def read(self, *args):
+        return self._text if self._text is not None else ""
+
+    def readline(self, *args):
+        return next(self._lines) if self._text is not None else ""
+
+    def readlines(self, *args):
+        return self._text.split("\n") if self._text is not None else []
+
+    def __iter__(self):
+        return iter(())
+
+    def __getattr__(self, name):
+        return getattr(io.StringIO(), name)
+
+
+IMPORTED_STDIN = ImportedStdin()
 
 
 def run_stdin(code: str, inputs: list[str], outputs: list[str], timeout: float) -> tuple[int, str]:
     program = timed(timeout, execute, as_function(unwrap_main_guard(code)))["wrapped_function"]
-    real_stdin, real_stdout = sys.stdin, sys.stdout
+    real_stdout = sys.stdout
     for index, (given, expected) in enumerate(zip(inputs, outputs)):
-        _Stdin.text, printed = given, io.StringIO()
-        sys.stdin, sys.stdout = _Stdin.stream(), printed
+        printed = io.StringIO()
+        IMPORTED_STDIN.during(given)
+        sys.stdin, sys.stdout = MockedStdin(given), printed
         try:
             timed(timeout, program)
         except SystemExit:  # exit() after printing the answer is how many solutions end
             pass
         finally:
-            sys.stdin, sys.stdout = real_stdin, real_stdout
+            sys.stdin, sys.stdout = IMPORTED_STDIN, real_stdout
+            IMPORTED_STDIN.during(None)
         if not same_output(printed.getvalue(), expected):
             return index, "wrong"
     return len(inputs), "passed"
-
-
-def open_reading_stdin(real_open):
-    def patched(file, *args, **kwargs):
-        return _Stdin.stream() if file == 0 else real_open(file, *args, **kwargs)
-
-    return patched
 
 
 def limit_resources(memory_bytes: int) -> None:
@@ -179,20 +257,23 @@ def limit_resources(memory_bytes: int) -> None:
 
 
 def guard() -> None:
-    """Switch off what a solution never needs and could use to harm the machine or the verdict (after the runner's
-    own setup). As LiveCodeBench's ``reliability_guard``, this is not a security boundary."""
+    """What LiveCodeBench's ``reliability_guard`` switches off (after the runner's own setup), plus the calls that
+    could write over the verdict or leave processes behind. As there, this is not a security boundary."""
     import builtins
     import shutil
     import subprocess
 
-    builtins.open = open_reading_stdin(builtins.open)
-    for name in ("kill", "killpg", "system", "fork", "forkpty", "putenv", "remove", "unlink", "removedirs", "rmdir",
-                 "rename", "renames", "truncate", "replace", "fchmod", "chmod", "chown", "lchown", "setuid",
-                 "execv", "execve", "execvp", "spawnv", "_exit", "dup2", "write", "chdir"):  # fmt: skip
-        if hasattr(os, name):
-            setattr(os, name, None)
+    builtins.quit = builtins.help = None  # quit() fails there too: the star import of builtins copies this None
+    import posix
+
+    for name in LCB_DISABLED_OS_CALLS + RUNNER_DISABLED_OS_CALLS:
+        for module in (os, posix):  # os re-exports posix's functions: both names must go
+            if hasattr(module, name):
+                setattr(module, name, None)
     shutil.rmtree = shutil.move = shutil.chown = None
     subprocess.Popen = None
+    for module in ("ipdb", "joblib", "resource", "psutil", "tkinter"):
+        sys.modules[module] = None
 
 
 def grade(request: dict) -> tuple[int, str]:
@@ -214,13 +295,19 @@ def main() -> None:
     silent = os.open(os.devnull, os.O_WRONLY)
     os.dup2(silent, 1)
     os.dup2(silent, 2)
-    sys.set_int_max_str_digits(50000)
+    sys.stdin = IMPORTED_STDIN
+    if hasattr(sys, "set_int_max_str_digits"):  # Python >= 3.10.7
+        sys.set_int_max_str_digits(50000)
     signal.signal(signal.SIGALRM, _on_alarm)
+    os.environ["OMP_NUM_THREADS"] = os.environ["OPENBLAS_NUM_THREADS"] = "1"
+    if any(name in request["code"] for name in NUMPY_USERS):
+        with contextlib.suppress(Exception):
+            import numpy  # noqa: F401
     limit_resources(int(request["memory_bytes"]))
     real_exit = os._exit
     guard()
     tests_run, status = grade(request)
-    verdict_channel.write(json.dumps({"passed": status == "passed", "tests_run": tests_run, "status": status}) + "\n")
+    verdict_channel.write(VERDICT % ("true" if status == "passed" else "false", tests_run, status))
     verdict_channel.flush()
     real_exit(0)  # no atexit handler a program registered runs
 
