@@ -6,15 +6,8 @@ import json
 
 import pytest
 
-from rlrewards.recipes.zeroeval import (
-    arithmetic_value,
-    first_json_object,
-    latex_to_fraction,
-    raw_answer,
-    sanitize_math_answer,
-    zeroeval_answer,
-    zeroeval_math_match,
-)
+from rlrewards.recipes.zeroeval import first_json_object, raw_answer, zeroeval_answer, zeroeval_math_match
+from rlrewards.recipes.zeroeval_sanitize import arithmetic_value, latex_to_fraction, sanitize_math_answer
 from rlrewards.rewards.checkers import get_checker
 from rlrewards.tasks.formats import get_answer_format
 
