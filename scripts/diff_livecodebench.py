@@ -70,6 +70,18 @@ STDIN_PROGRAMS = {
     "print(end='')": "a, b = map(int, input().split())\nprint(a + b, end='')",
     "sys.stdout.write": "import sys\na, b = map(int, input().split())\nsys.stdout.write(str(a + b) + '\\n')",
     "empty program": "",
+    # annotations are evaluated as in LiveCodeBench (the runner's own future import must not reach the program)
+    "self-referencing annotation": "class V:\n    def __init__(self, x: int):\n        self.x = x\n"
+    "    def __add__(self, o: V) -> V:\n        return V(self.x + o.x)\n" + "a, b = map(int, input().split())\n"
+    "print((V(a) + V(b)).x)",
+    "dataclass": "from dataclasses import dataclass\n@dataclass\nclass P:\n    a: int\n    b: int\n"
+    "a, b = map(int, input().split())\nprint(P(a, b).a + b)",
+    "import multiprocessing": "import multiprocessing\n" + SUM.format("input().split()"),
+    "tempfile": "import tempfile\nwith tempfile.TemporaryFile() as f:\n    pass\n" + SUM.format("input().split()"),
+    "os.write(2) debug": "import os\nos.write(2, b'debug\\n')\n" + SUM.format("input().split()"),
+    "swallowed timeout": "import time\ntry:\n    time.sleep(100)\nexcept Exception:\n    pass\n"
+    + SUM.format("input().split()"),
+    "5,000-digit integer": "a, b = map(int, input().split())\nprint(a + b)\nstr(10 ** 5000)",
 }
 CALL_PROGRAMS = {
     "list": "class Solution:\n    def addToAll(self, nums: List[int], k: int) -> List[int]:\n"
@@ -89,15 +101,23 @@ CALL_PROGRAMS = {
     "        return nums",
     "syntax error": "class Solution:\n    def addToAll(self, nums, k)\n        return nums",
     "empty program": "",
+    "undefined class in an annotation": "from typing import Optional\nclass Solution:\n"
+    "    def addToAll(self, nums: List[int], k: int, root: Optional[TreeNode] = None) -> List[int]:\n"
+    "        return [x + k for x in nums]",
+    "dataclass": "from dataclasses import dataclass\n@dataclass\nclass Item:\n    v: int\nclass Solution:\n"
+    "    def addToAll(self, nums, k):\n        return [Item(x).v + k for x in nums]",
 }
 
 
 def _official_child(path: str, sample: dict, code: str, timeout: float, results) -> None:
     sys.path.insert(0, path)
+    sys.set_int_max_str_digits(50000)  # compute_code_generation_metrics sets it at import, before its workers fork
+    import numpy as np
     import testing_util
 
     outcome, _ = testing_util.run_test(sample, test=code, debug=False, timeout=int(timeout))
-    results.append([bool(r is True) for r in outcome])
+    # LiveCodeBench counts a test passed when its result (an array's first item) is > 0: True, never -1 ... -4
+    results.append([bool(np.all(np.asarray(r.item(0) if isinstance(r, np.ndarray) else r) > 0)) for r in outcome])
 
 
 def official_passes(path: str, suite: ProgramTests, code: str) -> bool:

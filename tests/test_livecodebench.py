@@ -31,6 +31,7 @@ from rlrewards.utils.code_execution import ProgramTests, Verdict, read_verdict, 
 from rlrewards.utils.python_tests_runner import same_output, unwrap_main_guard
 
 OFFICIAL_FENCE = re.compile(r"```python\s*\n(.*?)\n```", re.DOTALL)  # src/livecode_parsing.py's pattern
+READ = "a, b = map(int, input().split())\n"
 ADD = ProgramTests(("1 2\n", "10 20\n", "-5 5\n"), ("3\n", "30\n", "0\n"))
 ADD_TO_ALL = ProgramTests(("[1, 2]\n3", "[]\n1"), ("[4, 5]", "[]"), "addToAll")
 
@@ -154,6 +155,22 @@ def test_a_row_whose_tests_cannot_be_decoded_is_refused_with_its_index(tmp_path)
         ("while True:\n    pass", False, "timeout"),
         ("def broken(:\n    pass", False, "error"),
         ("raise ValueError('no')", False, "error"),
+        # annotations evaluated as in LiveCodeBench: a dataclass works, a class used before it exists fails
+        (
+            f"from dataclasses import dataclass\n@dataclass\nclass P:\n    a: int\n    b: int\n{READ}print(P(a, b).a + b)",
+            True,
+            "passed",
+        ),
+        (f"def total(p: Pair) -> int:\n    return 0\nclass Pair:\n    pass\n{READ}print(a + b)", False, "error"),
+        # what LiveCodeBench's worker has loaded before the program runs: multiprocessing, tempfile's directory
+        (
+            f"import multiprocessing, tempfile\nwith tempfile.TemporaryFile():\n    pass\n{READ}print(a + b)",
+            True,
+            "passed",
+        ),
+        (f"import os\nos.write(2, b'debug\\n')\n{READ}print(a + b)", True, "passed"),
+        # a swallowed timeout still fails: the alarm prints a line into the captured output, as LiveCodeBench's does
+        (f"import time\n{READ}try:\n    time.sleep(100)\nexcept Exception:\n    pass\nprint(a + b)", False, "wrong"),
     ],
 )
 def test_stdin_programs_are_graded_on_every_test(code, passed, status):
@@ -294,3 +311,19 @@ def test_a_missing_suite_is_looked_for_again_once_stored():
 def test_grading_threads_follow_the_cpus_this_process_may_use(monkeypatch):
     monkeypatch.setattr("os.sched_getaffinity", lambda pid: {0, 1, 2}, raising=False)
     assert usable_cpus() == 3
+
+
+def test_an_interrupted_run_is_not_remembered_as_a_failed_program(monkeypatch):
+    calls = []
+
+    def interrupted_then_passing(code, suite, timeout):
+        calls.append(code)
+        if len(calls) == 1:
+            raise KeyboardInterrupt
+        return Verdict(True, "passed", len(suite.inputs))
+
+    monkeypatch.setattr("rlrewards.recipes.livecodebench.run_program_tests", interrupted_then_passing)
+    reference = json.dumps({"suite": store_suite(ADD), "timeout": 1.0})
+    with pytest.raises(KeyboardInterrupt):
+        livecodebench_passes("print('interrupted once')", reference)
+    assert livecodebench_passes("print('interrupted once')", reference) is True and len(calls) == 2

@@ -167,21 +167,24 @@ def store_suite(suite: ProgramTests) -> str:
 
 
 _SUITES: dict[Path, ProgramTests] = {}  # path -> suite, for the suites found (a missing one is looked for again)
+_SUITES_LOCK = threading.Lock()  # grading threads read and evict together
 
 
 def load_suite(digest: str) -> ProgramTests | None:
     path = suite_store() / f"{digest}.json"
-    if path in _SUITES:
-        return _SUITES[path]
+    with _SUITES_LOCK:
+        if path in _SUITES:
+            return _SUITES[path]
     try:
         data = json.loads(path.read_text())
         suite = ProgramTests(tuple(data["inputs"]), tuple(data["outputs"]), data.get("fn_name"))
     except (OSError, ValueError, KeyError, TypeError):
         logger.warning("test suite %s is missing or unreadable under %s: its samples are graded wrong", digest, path)
         return None
-    if len(_SUITES) >= 256:  # a whole release's suites can be large: keep the recent ones
-        _SUITES.pop(next(iter(_SUITES)))
-    _SUITES[path] = suite
+    with _SUITES_LOCK:
+        if len(_SUITES) >= 256:  # a whole release's suites can be large: keep the recent ones
+            _SUITES.pop(next(iter(_SUITES)))
+        _SUITES[path] = suite
     return suite
 
 
@@ -239,16 +242,18 @@ def livecodebench_passes(prediction: str | None, answer: str) -> bool:
         if owner:
             running = _RUNNING[key] = Future()
     if not owner:
-        return running.result()
-    passed = False
+        verdict = running.result()  # None: the run that was to give it ended in an exception; run it here
+        return verdict if verdict is not None else livecodebench_passes(prediction, answer)
+    verdict = None
     try:
         suite = load_suite(digest)
-        passed = suite is not None and run_program_tests(prediction, suite, timeout).passed
-    finally:
+        verdict = suite is not None and run_program_tests(prediction, suite, timeout).passed
+    finally:  # only a verdict is remembered: an interrupted run is not a failed program
         with _VERDICTS_LOCK:
-            _VERDICTS[key] = passed
-            _RUNNING.pop(key).set_result(passed)
-    return passed
+            if verdict is not None:
+                _VERDICTS[key] = verdict
+            _RUNNING.pop(key).set_result(verdict)
+    return verdict
 
 
 livecodebench_passes.concurrent = True  # each check waits on a child process: score_samples runs them in threads

@@ -23,15 +23,18 @@ Semantics follow LiveCodeBench's ``lcb_runner/evaluation/testing_util.py`` (Live
 - Resource limits: a 4 GiB address space (``memory_bytes``) and 16 MiB per written file; LiveCodeBench's ``run_test``
   calls its guard without a memory limit, so a program using more memory passes there and fails here.
 
-Standard input is mocked as LiveCodeBench mocks it (``MockedStdin``: lines without their line break, no iteration,
-``buffer.readline()`` always the first line), and ``open(0)`` reads nothing (there, the star import of builtins binds
-the real ``open`` before the mock, and the child's standard input is empty), so a program that relies on these
-quirks is graded as LiveCodeBench grades it; ``scripts/diff_livecodebench.py`` compares the two graders program by
-program. The version followed is LiveCodeBench @ 28fef95 (``testing_util.py`` last changed in 16de2a1, May 2025);
-the version current when the self-certainty paper appeared (15808c7, January 2025) had a StringIO as standard input
-(iterable, without ``buffer``). The guard switches off what LiveCodeBench's ``reliability_guard`` does (``quit()``
-included), plus the calls that could write over the verdict; it is **not** a security sandbox. Run untrusted code in
-a container.
+Standard input is mocked as LiveCodeBench mocks it, quirks included (``MockedStdin`` for ``sys.stdin``: its
+``readline()`` keeps the line break, it cannot be iterated, ``buffer.readline()`` is always the first line;
+``ImportedStdin`` for a ``stdin`` bound by an import: its ``readline()`` drops the break), and ``open(0)`` does not
+read the test's input (there, the star import of builtins binds the real ``open`` before the mock, so it reads the
+worker's inherited standard input; here, the runner's request pipe, at its end). ``scripts/diff_livecodebench.py``
+compares the two graders program by program. The version followed is LiveCodeBench @ 28fef95 (``testing_util.py``
+last changed in 16de2a1, May 2025); the version current when the self-certainty paper appeared (15808c7, January
+2025) had a StringIO as standard input (iterable, without ``buffer``). Before the program runs, the runner loads
+what LiveCodeBench's worker has loaded and would fail to load under the guard (multiprocessing, tempfile's
+directory; numpy when the program mentions a package built on it). The guard switches off what LiveCodeBench's
+``reliability_guard`` does (``quit()`` included), plus ``os._exit``, ``exec*``, ``spawnv``, ``setsid`` and
+``setpgid``; it is **not** a security sandbox. Run untrusted code in a container.
 """
 
 from __future__ import annotations
@@ -62,8 +65,8 @@ LCB_DISABLED_OS_CALLS = (
     "rename", "renames", "truncate", "replace", "unlink", "fchmod", "fchown", "chmod", "chown", "chroot", "lchflags",
     "lchmod", "lchown", "getcwd", "chdir",
 )  # fmt: skip
-# and what could write over the verdict or leave processes behind once the runner is killed
-RUNNER_DISABLED_OS_CALLS = ("write", "dup2", "_exit", "execv", "execve", "execvp", "spawnv", "setsid", "setpgid")
+# and what could end the runner without a verdict or leave processes behind once it is killed
+RUNNER_DISABLED_OS_CALLS = ("_exit", "execv", "execve", "execvp", "spawnv", "setsid", "setpgid")
 # packages that import numpy, which LiveCodeBench's worker has imported before the program runs (testing_util imports
 # it); imported here after the guard, numpy would fail (it calls os.putenv, which the guard removes)
 NUMPY_USERS = ("numpy", "scipy", "pandas", "sklearn", "networkx")
@@ -75,6 +78,9 @@ class TestTimeout(Exception):
 
 
 def _on_alarm(signum, frame):
+    # LiveCodeBench's handler prints this line: in a stdin test it lands in the captured output, so a program that
+    # swallows the timeout and goes on to print its answer still fails there, and here
+    print("timeout occured: alarm went off")
     raise TestTimeout
 
 
@@ -129,7 +135,9 @@ def same_output(printed: str, expected: str) -> bool:
 
 def execute(code: str) -> dict:
     namespace = {"__name__": "solution", "__builtins__": __builtins__}
-    exec(compile(code, "<solution>", "exec"), namespace)
+    # dont_inherit: the program must not get this module's ``from __future__ import annotations`` (its annotations
+    # would become strings: @dataclass breaks, an annotation naming an undefined class no longer fails)
+    exec(compile(code, "<solution>", "exec", dont_inherit=True), namespace)
     return namespace
 
 
@@ -247,6 +255,16 @@ def run_stdin(code: str, inputs: list[str], outputs: list[str], timeout: float) 
     return len(inputs), "passed"
 
 
+def preload_like_livecodebench() -> None:
+    """What LiveCodeBench's worker has loaded before a program runs, and which would fail to load after the guard:
+    multiprocessing (its import calls os.getcwd) and tempfile's directory (found with os.getcwd); both are loaded
+    there by the ``multiprocessing.Manager`` that ``check_correctness`` starts."""
+    import multiprocessing  # noqa: F401
+    import tempfile
+
+    tempfile.gettempdir()
+
+
 def limit_resources(memory_bytes: int) -> None:
     import resource
 
@@ -258,7 +276,7 @@ def limit_resources(memory_bytes: int) -> None:
 
 def guard() -> None:
     """What LiveCodeBench's ``reliability_guard`` switches off (after the runner's own setup), plus the calls that
-    could write over the verdict or leave processes behind. As there, this is not a security boundary."""
+    could end the runner without a verdict or leave processes behind. As there, this is not a security boundary."""
     import builtins
     import shutil
     import subprocess
@@ -303,6 +321,7 @@ def main() -> None:
     if any(name in request["code"] for name in NUMPY_USERS):
         with contextlib.suppress(Exception):
             import numpy  # noqa: F401
+    preload_like_livecodebench()
     limit_resources(int(request["memory_bytes"]))
     real_exit = os._exit
     guard()
