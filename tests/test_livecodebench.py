@@ -157,7 +157,8 @@ def test_a_row_whose_tests_cannot_be_decoded_is_refused_with_its_index(tmp_path)
         ("raise ValueError('no')", False, "error"),
         # annotations evaluated as in LiveCodeBench: a dataclass works, a class used before it exists fails
         (
-            f"from dataclasses import dataclass\n@dataclass\nclass P:\n    a: int\n    b: int\n{READ}print(P(a, b).a + b)",
+            "from dataclasses import dataclass\n@dataclass\nclass P:\n    a: int\n    b: int\n"
+            f"{READ}print(P(a, b).a + b)",
             True,
             "passed",
         ),
