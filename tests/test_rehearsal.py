@@ -69,6 +69,9 @@ def test_eval_sizes_cap_every_benchmark():
     certainty = eval_overrides(yaml.safe_load((CONF / "suite" / "self_certainty.yaml").read_text()))
     assert certainty["usc.sizes"] == [2]  # universal self-consistency's N = 4, 8, 16 over the 2 samples drawn
     assert "usc.sizes" not in eval_overrides({"usc": {"enabled": False, "sizes": [4]}})
+    # the shorthand and a mapping without sizes run at the hook's default N, capped likewise
+    assert eval_overrides({"usc": True})["usc"] == {"enabled": True, "sizes": [2]}
+    assert eval_overrides({"usc": {"enabled": True}})["usc.sizes"] == [2]
 
 
 def test_every_pretrained_model_has_a_stand_in_family():
@@ -187,3 +190,4 @@ def test_list_values_reach_the_config_as_lists():
 
     overrides = as_overrides({"usc.sizes": [2, 4], "name": "a'b", "n": 3})
     assert overrides == ["++usc.sizes=[2,4]", "++name='a\\'b'", "++n=3"]
+    assert as_overrides({"usc": {"enabled": True, "sizes": [2]}}) == ["++usc={enabled:true,sizes:[2]}"]

@@ -166,10 +166,17 @@ def capped_probes(probes: Mapping | None, prefix: str, sizes: Sizes = SIZES) -> 
 
 
 def capped_usc(usc: Any, sizes: Sizes = SIZES) -> dict[str, Any]:
-    """Universal self-consistency's N (``usc.sizes``) capped at the capped sample count, so that it still runs."""
-    if not isinstance(usc, Mapping) or not usc.get("enabled", True) or not usc.get("sizes"):
+    """Universal self-consistency's N (``usc.sizes``, or the hook's defaults) capped at the capped sample count, so
+    that it still runs; ``usc: true`` (the hook's shorthand for its defaults) is replaced whole."""
+    spec = {"enabled": True} if usc is True else usc
+    if not isinstance(spec, Mapping) or not spec.get("enabled", True):
         return {}
-    return {"usc.sizes": sorted({min(int(size), sizes.eval_samples) for size in usc["sizes"]})}
+    if not spec.get("sizes"):
+        from rlrewards.eval.usc_eval import DEFAULT_SIZES  # only here: the evaluation modules load torch
+
+        spec = {**spec, "sizes": DEFAULT_SIZES}
+    capped = sorted({min(int(size), sizes.eval_samples) for size in spec["sizes"]})
+    return {"usc.sizes": capped} if isinstance(usc, Mapping) else {"usc": {"enabled": True, "sizes": capped}}
 
 
 def eval_overrides(eval_cfg: Mapping, sizes: Sizes = SIZES) -> dict[str, Any]:

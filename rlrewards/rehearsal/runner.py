@@ -76,6 +76,8 @@ def as_overrides(values: dict[str, Any]) -> list[str]:
             return str(value)
         if isinstance(value, list):
             return "[" + ",".join(literal(item) for item in value) + "]"
+        if isinstance(value, dict):  # replaces the node whole: ++usc={enabled:true,sizes:[2]} where usc was true
+            return "{" + ",".join(f"{key}:{literal(item)}" for key, item in value.items()) + "}"
         return "'" + str(value).replace("\\", "\\\\").replace("'", "\\'") + "'"
 
     return [f"++{key}={literal(value)}" for key, value in values.items()]
