@@ -25,6 +25,7 @@ from rlrewards.recipes.livecodebench import (
     load_suite,
     python_blocks,
     store_suite,
+    suite_store,
 )
 from rlrewards.tasks.base import DatasetRowError
 from rlrewards.utils.code_execution import ProgramTests, Verdict, read_verdict, run_program_tests
@@ -328,3 +329,11 @@ def test_an_interrupted_run_is_not_remembered_as_a_failed_program(monkeypatch):
     with pytest.raises(KeyboardInterrupt):
         livecodebench_passes("print('interrupted once')", reference)
     assert livecodebench_passes("print('interrupted once')", reference) is True and len(calls) == 2
+
+
+def test_suites_are_stored_in_the_project_cache_as_paths_resolves_it(monkeypatch, tmp_path):
+    monkeypatch.setenv("RLREWARDS_CACHE", str(tmp_path / "cache"))
+    assert suite_store() == tmp_path / "cache" / "test_suites"
+    monkeypatch.delenv("RLREWARDS_CACHE")
+    monkeypatch.setenv("PROJECT_ROOT", str(tmp_path))
+    assert suite_store() == tmp_path / ".cache" / "rlrewards" / "test_suites"

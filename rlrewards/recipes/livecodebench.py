@@ -16,8 +16,9 @@ strings. USC reads the question between "### Question:" and "### Format:" and us
 
 Tests reach the checker through a content-addressed store: a row's ``answer`` is a short JSON reference
 (``{"question_id", "suite", "tests", "timeout"}``), ``suite`` the SHA-256 of the decoded tests, written once under
-``$RLREWARDS_CACHE/test_suites`` (default ``~/.cache/rlrewards``). Private tests, a base64 zlib pickle of a JSON
-string in the hub data, are unpickled by an unpickler that refuses every class: only plain strings load.
+``test_suites/`` of the project's cache (``paths.cache_dir``'s default: ``$RLREWARDS_CACHE``, else
+``$PROJECT_ROOT/.cache/rlrewards``, ``./.cache/rlrewards`` without either). Private tests, a base64 zlib pickle of
+a JSON string in the hub data, are unpickled by an unpickler that refuses every class: only plain strings load.
 """
 
 from __future__ import annotations
@@ -150,7 +151,9 @@ def decode_suite(record: Mapping[str, Any]) -> ProgramTests:
 
 
 def suite_store() -> Path:
-    return Path(os.environ.get("RLREWARDS_CACHE") or Path.home() / ".cache" / "rlrewards") / "test_suites"
+    """``test_suites/`` under the project's cache, resolved as conf/paths/default.yaml resolves ``cache_dir``."""
+    root = os.environ.get("RLREWARDS_CACHE") or Path(os.environ.get("PROJECT_ROOT") or ".") / ".cache" / "rlrewards"
+    return Path(root) / "test_suites"
 
 
 def store_suite(suite: ProgramTests) -> str:
