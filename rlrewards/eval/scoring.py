@@ -55,17 +55,16 @@ def grade_records(records: Sequence[dict]) -> list[bool]:
     process: ``livecodebench``) run in a thread pool, one thread per CPU this process may use; the others run here,
     in order."""
     checkers = [get_checker(r["checker"] or "numeric") for r in records]
-    verdicts: list[bool | None] = [None] * len(records)
+
+    def grade(index: int) -> bool:
+        return bool(checkers[index](records[index]["extracted"], records[index]["answer"]))
+
     waiting = [i for i, checker in enumerate(checkers) if getattr(checker, "concurrent", False)]
+    verdicts: dict[int, bool] = {}
     if waiting:
         with ThreadPoolExecutor(max_workers=usable_cpus()) as pool:
-            graded = pool.map(lambda i: bool(checkers[i](records[i]["extracted"], records[i]["answer"])), waiting)
-            for index, verdict in zip(waiting, graded):
-                verdicts[index] = verdict
-    for index, checker in enumerate(checkers):
-        if verdicts[index] is None:
-            verdicts[index] = bool(checker(records[index]["extracted"], records[index]["answer"]))
-    return [bool(v) for v in verdicts]
+            verdicts.update(zip(waiting, pool.map(grade, waiting)))
+    return [verdicts[i] if i in verdicts else grade(i) for i in range(len(records))]
 
 
 def usable_cpus() -> int:

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from rlrewards.rewards.checkers import CHECKERS
+from rlrewards.rundir import atomic_write_text
 from rlrewards.tasks.formats import ANSWER_FORMATS, STEP_SEPARATOR, AnswerFormat
 from rlrewards.tasks.hub import HubMathTask
 from rlrewards.utils.code_execution import ProgramTests, run_program_tests
@@ -158,14 +159,11 @@ def suite_store() -> Path:
 
 def store_suite(suite: ProgramTests) -> str:
     """Writes the suite once under its SHA-256 (atomically: a reader never sees half a file); returns the digest."""
-    payload = json.dumps({"inputs": suite.inputs, "outputs": suite.outputs, "fn_name": suite.fn_name}).encode()
-    digest = hashlib.sha256(payload).hexdigest()
+    payload = json.dumps({"inputs": suite.inputs, "outputs": suite.outputs, "fn_name": suite.fn_name})
+    digest = hashlib.sha256(payload.encode()).hexdigest()
     path = suite_store() / f"{digest}.json"
     if not path.exists():
-        path.parent.mkdir(parents=True, exist_ok=True)
-        partial = path.with_suffix(f".{os.getpid()}.{threading.get_ident()}.tmp")
-        partial.write_bytes(payload)
-        os.replace(partial, path)
+        atomic_write_text(path, payload)
     return digest
 
 
